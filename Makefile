@@ -1,0 +1,35 @@
+# peerchain — build and test entry points. `make test` installs everything the
+# tests need (Debian packages, npm packages) and runs every test.
+GO        ?= go
+PKGS      := ./...
+export CGO_ENABLED := 1
+
+.PHONY: all build test deps unit race vet fmt e2e bench clean
+
+all: build
+
+build:
+	$(GO) build -o bin/peerchain ./cmd/peerchain
+
+deps:
+	./scripts/install-deps.sh
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -timeout 20m $(PKGS)
+
+e2e: build
+	PEERCHAIN_BIN=$(CURDIR)/bin/peerchain $(GO) test -tags e2e -count=1 -timeout 20m ./test/e2e/...
+
+test: deps fmt vet build unit e2e
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go: Node.js packages for the real-client
+# tests (pinned by test/e2e/package-lock.json). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v node >/dev/null || need_apt+=(nodejs)
+command -v npm >/dev/null || need_apt+=(npm)
+command -v gcc >/dev/null || need_apt+=(gcc)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if [ -f test/e2e/package.json ]; then
+  (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
