@@ -3,8 +3,8 @@ package chain
 import (
 	"errors"
 	"log/slog"
-	"strings"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
