@@ -14,8 +14,10 @@
 //     transaction by executing it on the parent's state) and stores it. A
 //     block that makes its branch the heaviest becomes the head; the
 //     canonical index, transaction lookups and head pointer change in one
-//     synced Pebble batch, and a HeadEvent lists the blocks added and
-//     removed so the pool can re-inject dropped transactions.
+//     synced Pebble batch, together with the pool journal (transactions of
+//     dropped blocks are journaled again, included ones leave it), and a
+//     HeadEvent lists the blocks added and removed so the pool can
+//     re-inject dropped transactions.
 //  3. Readers (CurrentBlock, GetHeader, StateAt, …) are safe from any
 //     goroutine; the head is read lock-free.
 //  4. Close journals the in-memory state layers so the next start needs

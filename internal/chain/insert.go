@@ -299,6 +299,9 @@ func (c *Chain) setHead(block *types.Block, meta *chaindb.BlockMeta) (*HeadEvent
 			return nil, err
 		}
 	}
+	if err := journalPoolChanges(batch, added, removed); err != nil {
+		return nil, err
+	}
 	if err := chaindb.WriteHead(batch, block.Hash()); err != nil {
 		return nil, err
 	}
@@ -384,4 +387,30 @@ func (c *Chain) ensureState(target *types.Header) error {
 	return c.writeBatch(batch, false)
 }
 
-var _ ethdb.KeyValueReader = (*chaindb.DB)(nil)
+// journalPoolChanges keeps the pool journal (acknowledged transactions not
+// on the canonical chain) in step with the canonical chain, in the same
+// batch: transactions of blocks that became canonical leave it, those of
+// dropped blocks that the new branch does not hold come back. A crash can
+// then never lose an acknowledged transaction to a reorg.
+func journalPoolChanges(batch ethdb.KeyValueWriter, added, removed []*types.Block) error {
+	included := make(map[common.Hash]bool)
+	for _, b := range added {
+		for _, tx := range b.Transactions() {
+			included[tx.Hash()] = true
+			if err := chaindb.DeletePoolTx(batch, tx.Hash()); err != nil {
+				return err
+			}
+		}
+	}
+	for _, b := range removed {
+		for _, tx := range b.Transactions() {
+			if included[tx.Hash()] {
+				continue
+			}
+			if err := chaindb.WritePoolTx(batch, tx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -363,3 +363,44 @@ func ReadPoolTxs(db ethdb.Iteratee) (txs []*types.Transaction, bad map[common.Ha
 	}
 	return txs, bad, it.Error()
 }
+
+// WritePoolTxSync journals one acknowledged transaction durably.
+func (db *DB) WritePoolTxSync(tx *types.Transaction) error {
+	b := db.NewBatch()
+	defer b.Close()
+	if err := WritePoolTx(b, tx); err != nil {
+		return err
+	}
+	return b.(*batch).WriteSync()
+}
+
+// DeletePoolTxs removes transactions from the pool journal (not synced).
+func (db *DB) DeletePoolTxs(hashes []common.Hash) error {
+	b := db.NewBatch()
+	defer b.Close()
+	for _, h := range hashes {
+		if err := DeletePoolTx(b, h); err != nil {
+			return err
+		}
+	}
+	return b.Write()
+}
+
+// LoadPoolTxs returns the journaled transactions, deleting entries that do
+// not decode.
+func (db *DB) LoadPoolTxs() ([]*types.Transaction, error) {
+	txs, bad, err := ReadPoolTxs(db)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		hashes := make([]common.Hash, 0, len(bad))
+		for h := range bad {
+			hashes = append(hashes, h)
+		}
+		if err := db.DeletePoolTxs(hashes); err != nil {
+			return nil, err
+		}
+	}
+	return txs, nil
+}

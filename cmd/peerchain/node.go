@@ -1,0 +1,251 @@
+package main
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/peerchain/peerchain/internal/node"
+	"github.com/peerchain/peerchain/internal/params"
+)
+
+// devCoinbase is the first account of the dev mnemonic: --dev mines to it.
+const devCoinbase = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+
+type nodeFlags struct {
+	config, datadir, genesis string
+	dev, mine                bool
+
+	minerThreads  int
+	minerCoinbase string
+	minerGasLimit uint64
+	minerExtra    string
+
+	rpcAddr        string
+	rpcCORS        []string
+	rpcGasCap      uint64
+	rpcEVMTimeout  time.Duration
+	rpcBatchLimit  int
+	rpcUnprotected bool
+
+	poolPriceLimit   uint64
+	poolPriceBump    uint64
+	poolAccountSlots int
+	poolGlobalSlots  int
+	poolLifetime     time.Duration
+
+	cacheMB      int
+	stateHistory uint64
+
+	logLevel, logFormat string
+}
+
+func (f *nodeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.config, "config", "", "TOML file of settings; keys are flag names (e.g. \"miner.threads = 2\"); flags and PEERCHAIN_* environment variables override it")
+	fs.StringVar(&f.datadir, "datadir", node.DefaultDataDir(), "data directory: chain database, state and keys")
+	fs.StringVar(&f.genesis, "genesis", "", "genesis JSON file (go-ethereum format); empty runs the embedded dev genesis (chain id 1337)")
+	fs.BoolVar(&f.dev, "dev", false, "developer mode: mine at once on the dev genesis, rewards to the first dev account")
+	fs.BoolVar(&f.mine, "mine", false, "mine blocks")
+	fs.IntVar(&f.minerThreads, "miner.threads", 1, "proof-of-work sealing threads")
+	fs.StringVar(&f.minerCoinbase, "miner.coinbase", "", "address that receives block rewards and fees (--dev: "+devCoinbase+")")
+	fs.Uint64Var(&f.minerGasLimit, "miner.gaslimit", 30_000_000, "block gas limit the miner steers toward")
+	fs.StringVar(&f.minerExtra, "miner.extradata", params.ClientName, "block extra data (at most 32 bytes)")
+	fs.StringVar(&f.rpcAddr, "rpc", "127.0.0.1:8545", "JSON-RPC listen address for HTTP and WebSocket; \"off\" disables it")
+	fs.StringSliceVar(&f.rpcCORS, "rpc.cors", nil, "browser origins allowed to call the RPC (comma separated, \"*\" for any)")
+	fs.Uint64Var(&f.rpcGasCap, "rpc.gascap", 50_000_000, "gas cap of eth_call and eth_estimateGas")
+	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call")
+	fs.IntVar(&f.rpcBatchLimit, "rpc.batchlimit", 1000, "most requests in one JSON-RPC batch")
+	fs.BoolVar(&f.rpcUnprotected, "rpc.allow-unprotected-txs", false, "accept transactions without EIP-155 replay protection")
+	fs.Uint64Var(&f.poolPriceLimit, "txpool.pricelimit", 1, "lowest priority fee (wei per gas) the pool accepts")
+	fs.Uint64Var(&f.poolPriceBump, "txpool.pricebump", 10, "fee increase (percent) needed to replace a pending transaction")
+	fs.IntVar(&f.poolAccountSlots, "txpool.accountslots", 128, "most transactions one account may have in the pool")
+	fs.IntVar(&f.poolGlobalSlots, "txpool.globalslots", 8192, "most transactions in the pool")
+	fs.DurationVar(&f.poolLifetime, "txpool.lifetime", 3*time.Hour, "how long a transaction that cannot run yet is kept")
+	fs.IntVar(&f.cacheMB, "cache", 64, "database block cache in MiB")
+	fs.Uint64Var(&f.stateHistory, "state.history", 90_000, "blocks of state history kept: the deepest reorg the peer can follow")
+	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log.format", "text", "log format: text or json")
+}
+
+func newNodeCmd() *cobra.Command {
+	var f nodeFlags
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Run a full peer",
+		Long: `Run a full peer: it holds the whole chain and state, validates every block and
+transaction, mines when asked, and serves the Ethereum JSON-RPC API.
+
+Settings come from flags, then PEERCHAIN_<FLAG> environment variables (dots and
+dashes become underscores, e.g. PEERCHAIN_MINER_THREADS=2), then the --config
+TOML file, then the defaults shown below.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applySettings(cmd.Flags(), os.Getenv); err != nil {
+				return err
+			}
+			cfg, err := f.nodeConfig(cmd)
+			if err != nil {
+				return err
+			}
+			n, err := node.New(*cfg)
+			if err != nil {
+				return err
+			}
+			return n.Run(cmd.Context(), nil)
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().SortFlags = false
+	return cmd
+}
+
+// nodeConfig checks the flags and builds the node configuration.
+func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
+	log, err := newLogger(cmd.ErrOrStderr(), f.logLevel, f.logFormat)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &node.Config{DataDir: f.datadir, Logger: log}
+	if f.genesis != "" {
+		if cfg.Genesis, err = params.LoadGenesis(f.genesis); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case f.minerThreads < 1:
+		return nil, fmt.Errorf("--miner.threads %d: must be at least 1", f.minerThreads)
+	case len(f.minerExtra) > params.MaxExtraDataSize:
+		return nil, fmt.Errorf("--miner.extradata %q: %d bytes, at most %d", f.minerExtra, len(f.minerExtra), params.MaxExtraDataSize)
+	case f.cacheMB < 1:
+		return nil, fmt.Errorf("--cache %d: must be at least 1 MiB", f.cacheMB)
+	case f.rpcBatchLimit < 1:
+		return nil, fmt.Errorf("--rpc.batchlimit %d: must be at least 1", f.rpcBatchLimit)
+	case f.poolAccountSlots < 1 || f.poolGlobalSlots < f.poolAccountSlots:
+		return nil, fmt.Errorf("--txpool.accountslots %d and --txpool.globalslots %d: need 1 ≤ accountslots ≤ globalslots", f.poolAccountSlots, f.poolGlobalSlots)
+	case f.rpcEVMTimeout <= 0:
+		return nil, fmt.Errorf("--rpc.evmtimeout %v: must be positive", f.rpcEVMTimeout)
+	}
+	coinbase := f.minerCoinbase
+	if f.dev {
+		f.mine = true
+		if coinbase == "" {
+			coinbase = devCoinbase
+		}
+	}
+	if coinbase != "" {
+		if !common.IsHexAddress(coinbase) {
+			return nil, fmt.Errorf("--miner.coinbase %q: not a 20-byte hex address", coinbase)
+		}
+		cfg.Miner.Coinbase = common.HexToAddress(coinbase)
+	}
+	cfg.Mine = f.mine
+	cfg.Miner.Threads = f.minerThreads
+	cfg.Miner.GasCeil = f.minerGasLimit
+	cfg.Miner.Extra = []byte(f.minerExtra)
+	if f.rpcAddr == "off" || f.rpcAddr == "" {
+		cfg.RPCDisabled = true
+	}
+	cfg.RPC.Addr = f.rpcAddr
+	cfg.RPC.CORSOrigins = f.rpcCORS
+	cfg.RPC.GasCap = f.rpcGasCap
+	cfg.RPC.EVMTimeout = f.rpcEVMTimeout
+	cfg.RPC.BatchItems = f.rpcBatchLimit
+	cfg.AllowUnprotectedTxs = f.rpcUnprotected
+	cfg.Pool.MinTip = new(big.Int).SetUint64(f.poolPriceLimit)
+	cfg.Pool.PriceBump = f.poolPriceBump
+	cfg.Pool.AccountSlots = f.poolAccountSlots
+	cfg.Pool.GlobalSlots = f.poolGlobalSlots
+	cfg.Pool.Lifetime = f.poolLifetime
+	cfg.CacheBytes = int64(f.cacheMB) << 20
+	cfg.StateHistory = f.stateHistory
+	return cfg, nil
+}
+
+// envName is the environment variable of a flag: PEERCHAIN_MINER_THREADS.
+func envName(flag string) string {
+	return "PEERCHAIN_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(flag))
+}
+
+// applySettings fills the flags not given on the command line from the
+// environment, then from the --config TOML file.
+func applySettings(fs *pflag.FlagSet, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed || envErr != nil {
+			return
+		}
+		if v := getenv(envName(fl.Name)); v != "" {
+			if err := fs.Set(fl.Name, v); err != nil {
+				envErr = fmt.Errorf("environment %s=%q: %w", envName(fl.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	path, err := fs.GetString("config")
+	if err != nil || path == "" {
+		return nil
+	}
+	var raw map[string]any
+	if _, err := toml.DecodeFile(path, &raw); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	settings := make(map[string]any)
+	flatten("", raw, settings)
+	keys := make([]string, 0, len(settings))
+	for k := range settings {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fl := fs.Lookup(k)
+		if fl == nil || k == "config" {
+			return fmt.Errorf("config file %s: unknown setting %q (settings are the flag names of 'peerchain node --help')", path, k)
+		}
+		if fl.Changed {
+			continue
+		}
+		if err := fs.Set(k, settingString(settings[k])); err != nil {
+			return fmt.Errorf("config file %s: setting %q: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+// flatten turns nested TOML tables into dotted keys: [miner] threads → miner.threads.
+func flatten(prefix string, in map[string]any, out map[string]any) {
+	for k, v := range in {
+		key := k
+		if prefix != "" {
+			key = prefix + "." + k
+		}
+		if sub, ok := v.(map[string]any); ok {
+			flatten(key, sub, out)
+			continue
+		}
+		out[key] = v
+	}
+}
+
+func settingString(v any) string {
+	switch x := v.(type) {
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	default:
+		return fmt.Sprint(x)
+	}
+}
+

@@ -1,0 +1,229 @@
+// Package node is the one place that wires a peer together: it opens the
+// database, the chain, the transaction pool, the miner and the JSON-RPC
+// server from a Config, and owns their start and stop order.
+//
+// Start order: database → chain (rebuilds the head state after a crash) →
+// pool (reloads its journal) → RPC → pool and miner loops. Stop order is
+// the reverse: the RPC stops taking requests, the loops end, the chain
+// journals its in-memory state, the database closes.
+//
+// node may import every internal package; only cmd/peerchain imports node.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/peerchain/peerchain/internal/chain"
+	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/miner"
+	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/rpc"
+	"github.com/peerchain/peerchain/internal/txpool"
+)
+
+// Config is everything a peer needs; see cmd/peerchain for the flags that
+// fill it.
+type Config struct {
+	// DataDir holds the database and keys. Required.
+	DataDir string
+	// Genesis is the chain to run. Default: the embedded dev genesis.
+	Genesis *params.Genesis
+	// Logger. Default: discarded.
+	Logger *slog.Logger
+
+	// Chain tuning; zero values take chain.Config's defaults.
+	StateHistory     uint64
+	CacheBytes       int64 // Pebble block cache
+	TrieCacheBytes   int
+	WriteBufferBytes int
+
+	// RPC is the JSON-RPC server; RPCDisabled turns it off.
+	RPC                 rpc.Config
+	RPCDisabled         bool
+	AllowUnprotectedTxs bool
+
+	// Pool is the transaction pool configuration (Chain, Journal, Logger
+	// are filled in by the node).
+	Pool txpool.Config
+
+	// Mine turns mining on; Miner configures it (Chain, Pool, Logger are
+	// filled in by the node).
+	Mine  bool
+	Miner miner.Config
+}
+
+func (c *Config) validate() error {
+	if c.DataDir == "" {
+		return errors.New("node config: a data dir is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Genesis == nil {
+		g, err := params.DevGenesis()
+		if err != nil {
+			return err
+		}
+		c.Genesis = g
+	}
+	if c.Mine && c.Miner.Coinbase == (common.Address{}) {
+		return errors.New("mining needs a coinbase: set --miner.coinbase (or use --dev, which mines to the first dev account)")
+	}
+	return nil
+}
+
+// Node is a running peer.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	db    *chaindb.DB
+	chain *chain.Chain
+	pool  *txpool.Pool
+	miner *miner.Miner
+	rpc   *rpc.Server
+}
+
+// New opens every part of the peer; Run starts it.
+func New(cfg Config) (n *Node, err error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			n.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+	}
+	n.db, err = chaindb.Open(cfg.DataDir, chaindb.KVOptions{CacheBytes: cfg.CacheBytes, Logger: cfg.Logger.With("module", "db")})
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return nil, fmt.Errorf("data dir %s is in use by another peerchain process: %w", cfg.DataDir, err)
+		}
+		return nil, err
+	}
+	n.chain, err = chain.New(chain.Config{
+		Genesis:          cfg.Genesis,
+		DB:               n.db,
+		Logger:           cfg.Logger.With("module", "chain"),
+		StateHistory:     cfg.StateHistory,
+		TrieCacheBytes:   cfg.TrieCacheBytes,
+		WriteBufferBytes: cfg.WriteBufferBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pcfg := cfg.Pool
+	pcfg.Chain = n.chain
+	pcfg.Journal = txpool.DBJournal{DB: n.db}
+	pcfg.Logger = cfg.Logger.With("module", "txpool")
+	if n.pool, err = txpool.New(pcfg); err != nil {
+		return nil, err
+	}
+	if err := n.pool.Load(); err != nil {
+		return nil, err
+	}
+	var minerInfo rpc.Miner
+	if cfg.Mine {
+		mcfg := cfg.Miner
+		mcfg.Chain, mcfg.Pool, mcfg.Logger = n.chain, n.pool, cfg.Logger.With("module", "miner")
+		if n.miner, err = miner.New(mcfg); err != nil {
+			return nil, err
+		}
+		minerInfo = n.miner
+	}
+	if !cfg.RPCDisabled {
+		rcfg := cfg.RPC
+		rcfg.Logger = cfg.Logger.With("module", "rpc")
+		n.rpc, err = rpc.NewServer(rcfg, rpc.Backend{
+			Chain: n.chain, Pool: n.pool, Miner: minerInfo, AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// Chain returns the chain (for tests and tools).
+func (n *Node) Chain() *chain.Chain { return n.chain }
+
+// Pool returns the transaction pool.
+func (n *Node) Pool() *txpool.Pool { return n.pool }
+
+// RPCAddr returns the JSON-RPC listen address once Run has started it.
+func (n *Node) RPCAddr() string {
+	if n.rpc == nil || n.rpc.Addr() == nil {
+		return ""
+	}
+	return n.rpc.Addr().String()
+}
+
+// Run starts the peer and blocks until ctx ends or a part fails, then stops
+// everything in order. ready, if not nil, is closed once the RPC listens.
+func (n *Node) Run(ctx context.Context, ready chan<- struct{}) error {
+	defer n.close()
+	if n.rpc != nil {
+		if err := n.rpc.Start(); err != nil {
+			return err
+		}
+	}
+	head := n.chain.CurrentBlock()
+	n.log.Info("Peer started", "datadir", n.cfg.DataDir, "chainid", n.cfg.Genesis.ChainID(),
+		"head", head.NumberU64(), "hash", head.Hash(), "mining", n.miner != nil)
+	if ready != nil {
+		close(ready)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.pool.Run(gctx) })
+	if n.miner != nil {
+		g.Go(func() error { return n.miner.Run(gctx) })
+	}
+	err := g.Wait()
+	if ctx.Err() != nil {
+		n.log.Info("Peer stopping")
+	}
+	return err
+}
+
+// close stops the parts that were opened, in reverse order.
+func (n *Node) close() {
+	if n.rpc != nil {
+		if err := n.rpc.Close(); err != nil {
+			n.log.Warn("RPC close", "err", err)
+		}
+		n.rpc = nil
+	}
+	if n.chain != nil {
+		if err := n.chain.Close(); err != nil {
+			n.log.Error("Chain close", "err", err)
+		}
+		n.chain = nil
+	}
+	if n.db != nil {
+		if err := n.db.Close(); err != nil {
+			n.log.Error("Database close", "err", err)
+		}
+		n.db = nil
+	}
+}
+
+// DefaultDataDir is ~/.peerchain.
+func DefaultDataDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ".peerchain"
+	}
+	return filepath.Join(home, ".peerchain")
+}

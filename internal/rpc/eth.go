@@ -1,0 +1,402 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	gparams "github.com/ethereum/go-ethereum/params"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/peerchain/peerchain/internal/params"
+)
+
+// Errors with go-ethereum's wording.
+var (
+	errHeaderNotFound   = errors.New("header not found")
+	errNotCanonical     = errors.New("hash is not currently canonical")
+	errUnprotectedTx    = errors.New("only replay-protected (EIP-155) transactions allowed over RPC")
+	errBlockHashOrNum   = errors.New("invalid arguments; neither block nor hash specified")
+	latest              = gethrpc.BlockNumberOrHashWithNumber(gethrpc.LatestBlockNumber)
+	defaultTip          = big.NewInt(gparams.GWei)
+	tipOracleBlocks     = 20
+	tipOraclePercentile = 60
+)
+
+// ethAPI is the eth_ namespace.
+type ethAPI struct {
+	b      Backend
+	cfg    *Config
+	config *gparams.ChainConfig
+	tips   tipOracle
+}
+
+func newEthAPI(b Backend, cfg *Config) *ethAPI {
+	return &ethAPI{b: b, cfg: cfg, config: b.Chain.Config()}
+}
+
+// ChainId is eth_chainId.
+func (api *ethAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(api.config.ChainID) }
+
+// BlockNumber is eth_blockNumber.
+func (api *ethAPI) BlockNumber() hexutil.Uint64 {
+	return hexutil.Uint64(api.b.Chain.CurrentBlock().NumberU64())
+}
+
+// Syncing is eth_syncing: false until the peer-to-peer sync exists.
+func (api *ethAPI) Syncing() (any, error) { return false, nil }
+
+// Accounts is eth_accounts: this node holds no unlocked keys.
+func (api *ethAPI) Accounts() []common.Address { return []common.Address{} }
+
+// Mining is eth_mining.
+func (api *ethAPI) Mining() bool { return api.b.Miner != nil }
+
+// Hashrate is eth_hashrate.
+func (api *ethAPI) Hashrate() hexutil.Uint64 {
+	if api.b.Miner == nil {
+		return 0
+	}
+	return hexutil.Uint64(api.b.Miner.Hashrate())
+}
+
+// Coinbase is eth_coinbase.
+func (api *ethAPI) Coinbase() (common.Address, error) {
+	if api.b.Miner == nil {
+		return common.Address{}, errors.New("this node is not mining: no coinbase (start with --mine)")
+	}
+	return api.b.Miner.Coinbase(), nil
+}
+
+// resolveNumber maps a block tag to a canonical block, or nil for a
+// number above the head.
+func (api *ethAPI) blockByNumber(n gethrpc.BlockNumber) *types.Block {
+	c := api.b.Chain
+	switch n {
+	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
+		return c.CurrentBlock()
+	case gethrpc.SafeBlockNumber:
+		return c.SafeBlock()
+	case gethrpc.FinalizedBlockNumber:
+		return c.FinalizedBlock()
+	case gethrpc.EarliestBlockNumber:
+		return c.Genesis()
+	}
+	if n < 0 {
+		return nil
+	}
+	return c.GetBlockByNumber(uint64(n))
+}
+
+// block resolves a block number or hash; nil (no error) when unknown.
+func (api *ethAPI) block(bnh gethrpc.BlockNumberOrHash) (*types.Block, error) {
+	if n, ok := bnh.Number(); ok {
+		return api.blockByNumber(n), nil
+	}
+	if h, ok := bnh.Hash(); ok {
+		b := api.b.Chain.GetBlockByHash(h)
+		if b != nil && bnh.RequireCanonical && !api.b.Chain.IsCanonical(b.Header()) {
+			return nil, errNotCanonical
+		}
+		return b, nil
+	}
+	return nil, errBlockHashOrNum
+}
+
+// stateAt resolves a block for a state query: an unknown block is an error.
+func (api *ethAPI) stateAt(bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, *types.Header, error) {
+	if bnh == nil {
+		bnh = &latest
+	}
+	b, err := api.block(*bnh)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b == nil {
+		return nil, nil, errHeaderNotFound
+	}
+	st, err := api.b.Chain.StateAt(b.Root())
+	if err != nil {
+		return nil, nil, fmt.Errorf("state of block %d is not available (older than the retained state): %w", b.NumberU64(), err)
+	}
+	return st, b.Header(), nil
+}
+
+// GetBalance is eth_getBalance.
+func (api *ethAPI) GetBalance(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Big, error) {
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	return (*hexutil.Big)(st.GetBalance(addr).ToBig()), nil
+}
+
+// GetTransactionCount is eth_getTransactionCount; "pending" counts the
+// pool's executable transactions.
+func (api *ethAPI) GetTransactionCount(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
+	if bnh != nil {
+		if n, ok := bnh.Number(); ok && n == gethrpc.PendingBlockNumber {
+			nonce := api.b.Pool.PendingNonce(addr)
+			return (*hexutil.Uint64)(&nonce), nil
+		}
+	}
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	nonce := st.GetNonce(addr)
+	return (*hexutil.Uint64)(&nonce), nil
+}
+
+// GetCode is eth_getCode.
+func (api *ethAPI) GetCode(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	return st.GetCode(addr), nil
+}
+
+// GetStorageAt is eth_getStorageAt.
+func (api *ethAPI) GetStorageAt(addr common.Address, slot string, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	key, err := decodeSlot(slot)
+	if err != nil {
+		return nil, err
+	}
+	st, _, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	v := st.GetState(addr, key)
+	return v[:], nil
+}
+
+// decodeSlot accepts a storage slot of up to 32 bytes as hex.
+func decodeSlot(s string) (common.Hash, error) {
+	b, err := hexutil.Decode(s)
+	if err != nil {
+		// Accept odd-length or unpadded hex as go-ethereum does.
+		var n hexutil.Big
+		if jerr := n.UnmarshalText([]byte(s)); jerr != nil {
+			return common.Hash{}, fmt.Errorf("storage slot %q: %w", s, err)
+		}
+		return common.BigToHash((*big.Int)(&n)), nil
+	}
+	if len(b) > 32 {
+		return common.Hash{}, fmt.Errorf("storage slot %q: %d bytes, at most 32", s, len(b))
+	}
+	return common.BytesToHash(b), nil
+}
+
+// GetBlockByNumber is eth_getBlockByNumber.
+func (api *ethAPI) GetBlockByNumber(n gethrpc.BlockNumber, fullTx bool) (map[string]any, error) {
+	b := api.blockByNumber(n)
+	if b == nil {
+		return nil, nil
+	}
+	return marshalBlock(b, api.b.Chain.GetTD(b.Hash(), b.NumberU64()), fullTx, api.config), nil
+}
+
+// GetBlockByHash is eth_getBlockByHash.
+func (api *ethAPI) GetBlockByHash(hash common.Hash, fullTx bool) (map[string]any, error) {
+	b := api.b.Chain.GetBlockByHash(hash)
+	if b == nil {
+		return nil, nil
+	}
+	return marshalBlock(b, api.b.Chain.GetTD(b.Hash(), b.NumberU64()), fullTx, api.config), nil
+}
+
+// GetBlockTransactionCountByNumber is eth_getBlockTransactionCountByNumber.
+func (api *ethAPI) GetBlockTransactionCountByNumber(n gethrpc.BlockNumber) *hexutil.Uint {
+	if b := api.blockByNumber(n); b != nil {
+		c := hexutil.Uint(len(b.Transactions()))
+		return &c
+	}
+	return nil
+}
+
+// GetBlockTransactionCountByHash is eth_getBlockTransactionCountByHash.
+func (api *ethAPI) GetBlockTransactionCountByHash(hash common.Hash) *hexutil.Uint {
+	if b := api.b.Chain.GetBlockByHash(hash); b != nil {
+		c := hexutil.Uint(len(b.Transactions()))
+		return &c
+	}
+	return nil
+}
+
+// GetUncleCountByBlockNumber is eth_getUncleCountByBlockNumber: always 0.
+func (api *ethAPI) GetUncleCountByBlockNumber(n gethrpc.BlockNumber) *hexutil.Uint {
+	if api.blockByNumber(n) == nil {
+		return nil
+	}
+	zero := hexutil.Uint(0)
+	return &zero
+}
+
+// GetTransactionByHash is eth_getTransactionByHash: mined or pending.
+func (api *ethAPI) GetTransactionByHash(hash common.Hash) (*rpcTransaction, error) {
+	if l, ok := api.b.Chain.GetTransaction(hash); ok {
+		h := api.b.Chain.GetHeader(l.BlockHash, l.Number)
+		if h == nil {
+			return nil, nil
+		}
+		return newRPCTransaction(l.Tx, l.BlockHash, l.Number, h.Time, l.Index, h.BaseFee, api.config), nil
+	}
+	if tx := api.b.Pool.Get(hash); tx != nil {
+		return newRPCTransaction(tx, common.Hash{}, 0, 0, 0, nil, api.config), nil
+	}
+	return nil, nil
+}
+
+// GetTransactionByBlockNumberAndIndex is eth_getTransactionByBlockNumberAndIndex.
+func (api *ethAPI) GetTransactionByBlockNumberAndIndex(n gethrpc.BlockNumber, index hexutil.Uint) *rpcTransaction {
+	return api.txAt(api.blockByNumber(n), uint64(index))
+}
+
+// GetTransactionByBlockHashAndIndex is eth_getTransactionByBlockHashAndIndex.
+func (api *ethAPI) GetTransactionByBlockHashAndIndex(hash common.Hash, index hexutil.Uint) *rpcTransaction {
+	return api.txAt(api.b.Chain.GetBlockByHash(hash), uint64(index))
+}
+
+func (api *ethAPI) txAt(b *types.Block, index uint64) *rpcTransaction {
+	if b == nil || index >= uint64(len(b.Transactions())) {
+		return nil
+	}
+	return newRPCTransaction(b.Transactions()[index], b.Hash(), b.NumberU64(), b.Time(), index, b.BaseFee(), api.config)
+}
+
+// GetRawTransactionByHash is eth_getRawTransactionByHash.
+func (api *ethAPI) GetRawTransactionByHash(hash common.Hash) (hexutil.Bytes, error) {
+	tx := api.b.Pool.Get(hash)
+	if l, ok := api.b.Chain.GetTransaction(hash); ok {
+		tx = l.Tx
+	}
+	if tx == nil {
+		return nil, nil
+	}
+	return tx.MarshalBinary()
+}
+
+// GetTransactionReceipt is eth_getTransactionReceipt.
+func (api *ethAPI) GetTransactionReceipt(hash common.Hash) (map[string]any, error) {
+	l, ok := api.b.Chain.GetTransaction(hash)
+	if !ok {
+		return nil, nil
+	}
+	receipts := api.b.Chain.GetReceipts(l.BlockHash, l.Number)
+	if l.Index >= uint64(len(receipts)) {
+		return nil, nil
+	}
+	return marshalReceipt(receipts[l.Index], l.Tx, api.config), nil
+}
+
+// GetBlockReceipts is eth_getBlockReceipts.
+func (api *ethAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string]any, error) {
+	b, err := api.block(bnh)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	receipts := api.b.Chain.GetReceipts(b.Hash(), b.NumberU64())
+	txs := b.Transactions()
+	if len(receipts) != len(txs) {
+		return nil, fmt.Errorf("receipts of block %d unavailable", b.NumberU64())
+	}
+	out := make([]map[string]any, len(txs))
+	for i, r := range receipts {
+		out[i] = marshalReceipt(r, txs[i], api.config)
+	}
+	return out, nil
+}
+
+// SendRawTransaction is eth_sendRawTransaction. The transaction is
+// journaled durably before its hash is returned.
+func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(input); err != nil {
+		return common.Hash{}, fmt.Errorf("decode raw transaction: %w", err)
+	}
+	if !tx.Protected() && !api.b.AllowUnprotectedTxs {
+		return common.Hash{}, errUnprotectedTx
+	}
+	if err := api.b.Pool.Add([]*types.Transaction{tx})[0]; err != nil {
+		return common.Hash{}, err
+	}
+	api.cfg.Logger.Debug("Transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
+	return tx.Hash(), nil
+}
+
+// GasPrice is eth_gasPrice: a suggested tip plus the head's base fee.
+func (api *ethAPI) GasPrice() *hexutil.Big {
+	head := api.b.Chain.CurrentBlock()
+	p := new(big.Int).Set(api.tips.suggest(api.b.Chain))
+	if head.BaseFee() != nil {
+		p.Add(p, head.BaseFee())
+	}
+	return (*hexutil.Big)(p)
+}
+
+// MaxPriorityFeePerGas is eth_maxPriorityFeePerGas.
+func (api *ethAPI) MaxPriorityFeePerGas() *hexutil.Big {
+	return (*hexutil.Big)(new(big.Int).Set(api.tips.suggest(api.b.Chain)))
+}
+
+// Call is eth_call.
+func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	st, header, err := api.stateAt(bnh)
+	if err != nil {
+		return nil, err
+	}
+	res, err := api.doCall(ctx, args, st, header, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Revert()) > 0 {
+		return nil, newRevertError(res.Revert())
+	}
+	return res.Return(), res.Err
+}
+
+// EstimateGas is eth_estimateGas.
+func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Uint64, error) {
+	st, header, err := api.stateAt(bnh)
+	if err != nil {
+		return 0, err
+	}
+	gas, err := api.estimateGas(ctx, args, st, header)
+	return hexutil.Uint64(gas), err
+}
+
+// netAPI is the net_ namespace.
+type netAPI struct{ b Backend }
+
+// Version is net_version: the chain id in decimal.
+func (n *netAPI) Version() string { return n.b.Chain.Config().ChainID.String() }
+
+// Listening is net_listening.
+func (n *netAPI) Listening() bool { return n.b.Net != nil && n.b.Net.Listening() }
+
+// PeerCount is net_peerCount.
+func (n *netAPI) PeerCount() hexutil.Uint {
+	if n.b.Net == nil {
+		return 0
+	}
+	return hexutil.Uint(n.b.Net.PeerCount())
+}
+
+// web3API is the web3_ namespace.
+type web3API struct{}
+
+// ClientVersion is web3_clientVersion.
+func (web3API) ClientVersion() string {
+	return params.ClientName + "/v" + params.Version
+}
+
+// Sha3 is web3_sha3.
+func (web3API) Sha3(input hexutil.Bytes) hexutil.Bytes {
+	return hexutil.Bytes(cryptoKeccak(input))
+}
