@@ -248,4 +248,3 @@ func settingString(v any) string {
 		return fmt.Sprint(x)
 	}
 }
-

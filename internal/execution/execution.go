@@ -239,10 +239,16 @@ func (b *builder) apply(tx *types.Transaction, i int) (*types.Receipt, error) {
 		return nil, err
 	}
 	snap := b.statedb.Snapshot()
+	// go-ethereum reserves the gas limit in the pool before checks that can
+	// still refuse the transaction (funds, intrinsic gas, calldata floor) and
+	// does not give it back: restore the pool too, or the header's gas used
+	// would count a transaction the block does not hold.
+	gas := *b.gp
 	b.statedb.SetTxContext(tx.Hash(), i, uint32(i+1))
 	receipt, _, err := core.ApplyTransactionWithEVM(context.Background(), msg, b.gp, b.statedb, b.header.Number, b.hash, b.header.Time, tx, b.evm)
 	if err != nil {
 		b.statedb.RevertToSnapshot(snap)
+		*b.gp = gas
 		return nil, err
 	}
 	b.receipts = append(b.receipts, receipt)

@@ -332,7 +332,7 @@ func (h *priceHeap) Less(i, j int) bool {
 	return h.items[i].from.Cmp(h.items[j].from) < 0
 }
 func (h *priceHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *priceHeap) Push(x any)   { h.items = append(h.items, x.(*account)) }
+func (h *priceHeap) Push(x any)    { h.items = append(h.items, x.(*account)) }
 func (h *priceHeap) Pop() any {
 	last := h.items[len(h.items)-1]
 	h.items = h.items[:len(h.items)-1]

@@ -172,9 +172,9 @@ type revertError struct {
 	data string
 }
 
-func (e *revertError) ErrorCode() int  { return 3 }
-func (e *revertError) ErrorData() any  { return e.data }
-func (e *revertError) Unwrap() error   { return e.error }
+func (e *revertError) ErrorCode() int { return 3 }
+func (e *revertError) ErrorData() any { return e.data }
+func (e *revertError) Unwrap() error  { return e.error }
 func newRevertError(revert []byte) *revertError {
 	err := vm.ErrExecutionReverted
 	if reason, uerr := abi.UnpackRevert(revert); uerr == nil {
