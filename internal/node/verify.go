@@ -38,16 +38,28 @@ func VerifyChain(ctx context.Context, dataDir string, g *params.Genesis, log *sl
 		}
 	}
 	start := time.Now()
+	// The stored chain is read block by block, without opening its state:
+	// a data dir left by a crash is verified as it is.
 	srcDB, err := chaindb.Open(dataDir, chaindb.KVOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("open %s (is a peer still running on it?): %w", dataDir, err)
 	}
 	defer srcDB.Close()
-	src, err := chain.New(chain.Config{Genesis: g, DB: srcDB, Logger: log.With("chain", "stored")})
+	info, err := chaindb.ReadChainInfo(srcDB)
+	if err != nil {
+		return nil, fmt.Errorf("%s holds no chain: %w", dataDir, err)
+	}
+	if info.Genesis != g.Hash() {
+		return nil, fmt.Errorf("%s holds chain id %v with genesis %s, not %s", dataDir, info.ChainID, info.Genesis, g.Hash())
+	}
+	headHash, err := chaindb.ReadHead(srcDB)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
+	headNum, err := chaindb.ReadHeaderNumber(srcDB, headHash)
+	if err != nil {
+		return nil, err
+	}
 
 	tmp, err := os.MkdirTemp("", "peerchain-verify-")
 	if err != nil {
@@ -65,16 +77,19 @@ func VerifyChain(ctx context.Context, dataDir string, g *params.Genesis, log *sl
 	}
 	defer dst.Close()
 
-	head := src.CurrentBlock()
-	res := &VerifyResult{Head: head.NumberU64(), HeadHash: head.Hash()}
+	res := &VerifyResult{Head: headNum, HeadHash: headHash}
 	last := time.Now()
-	for n := uint64(1); n <= head.NumberU64(); n++ {
+	for n := uint64(1); n <= headNum; n++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b := src.GetBlockByNumber(n)
-		if b == nil {
-			return nil, fmt.Errorf("canonical block %d missing from %s", n, dataDir)
+		hash, err := chaindb.ReadCanonicalHash(srcDB, n)
+		if err != nil {
+			return nil, fmt.Errorf("canonical block %d: %w", n, err)
+		}
+		b, err := chaindb.ReadBlock(srcDB, hash, n)
+		if err != nil {
+			return nil, fmt.Errorf("canonical block %d: %w", n, err)
 		}
 		if _, err := dst.InsertBlock(b); err != nil {
 			return nil, fmt.Errorf("block %d (%s) fails verification: %w", n, b.Hash(), err)
@@ -82,12 +97,12 @@ func VerifyChain(ctx context.Context, dataDir string, g *params.Genesis, log *sl
 		res.Blocks++
 		res.Txs += len(b.Transactions())
 		if time.Since(last) > 5*time.Second {
-			log.Info("Verifying", "block", n, "of", head.NumberU64())
+			log.Info("Verifying", "block", n, "of", headNum)
 			last = time.Now()
 		}
 	}
-	if got := dst.CurrentBlock().Hash(); got != head.Hash() {
-		return nil, fmt.Errorf("re-verified head %s differs from stored head %s", got, head.Hash())
+	if got := dst.CurrentBlock().Hash(); got != headHash {
+		return nil, fmt.Errorf("re-verified head %s differs from stored head %s", got, headHash)
 	}
 	res.Took = time.Since(start)
 	return res, nil
