@@ -1,0 +1,349 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/peerchain/peerchain/internal/chain"
+	"github.com/peerchain/peerchain/internal/chain/chaingen"
+	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/txpool"
+)
+
+var (
+	// returns 42: PUSH1 42 PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN
+	answerCode = common.FromHex("602a60005260206000f3")
+	answerAddr = common.HexToAddress("0x00000000000000000000000000000000000a2a2a")
+	// reverts with Error("nope"): CODECOPY the 100-byte payload after the
+	// 12-byte prefix into memory and REVERT with it.
+	revertCode = common.FromHex("6064600c60003960646000fd" +
+		"08c379a0" +
+		"0000000000000000000000000000000000000000000000000000000000000020" +
+		"0000000000000000000000000000000000000000000000000000000000000004" +
+		"6e6f706500000000000000000000000000000000000000000000000000000000")
+	revertAddr = common.HexToAddress("0x000000000000000000000000000000000000dead")
+)
+
+type env struct {
+	t     *testing.T
+	gen   *chaingen.Generator
+	chain *chain.Chain
+	pool  *txpool.Pool
+	srv   *Server
+	url   string
+	ec    *ethclient.Client
+}
+
+func newEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	g, err := chaingen.Genesis(chaingen.GenesisOptions{Alloc: types.GenesisAlloc{
+		answerAddr: {Code: answerCode, Balance: new(big.Int)},
+		revertAddr: {Code: revertCode, Balance: new(big.Int)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := chaingen.New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := chaindb.Open(t.TempDir(), chaindb.KVOptions{CacheBytes: 4 << 20, MemTableBytes: 2 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chain.New(chain.Config{Genesis: g, DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := txpool.New(txpool.Config{Chain: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = "127.0.0.1:0"
+	srv, err := NewServer(cfg, Backend{Chain: c, Pool: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + srv.Addr().String()
+	ec, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ec.Close(); srv.Close(); c.Close(); db.Close() })
+	return &env{t: t, gen: gen, chain: c, pool: p, srv: srv, url: url, ec: ec}
+}
+
+// call makes one raw JSON-RPC request and returns result or error object.
+func (e *env) call(method string, params ...any) (json.RawMessage, *jsonError) {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+	raw := e.post(body)
+	var resp struct {
+		Result json.RawMessage `json:"result"`
+		Error  *jsonError      `json:"error"`
+	}
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		e.t.Fatalf("%s: bad response %s: %v", method, raw, err)
+	}
+	return resp.Result, resp.Error
+}
+
+func (e *env) post(body []byte) []byte {
+	e.t.Helper()
+	resp, err := http.Post(e.url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return raw
+}
+
+type jsonError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+func (e *env) mine(n int, f func(*chaingen.BlockGen)) []*types.Block {
+	e.t.Helper()
+	blocks, err := e.gen.Chain(e.chain.CurrentBlock(), n, f)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, b := range blocks {
+		if _, err := e.chain.InsertBlock(b); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return blocks
+}
+
+func TestIdentity(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	id, err := e.ec.ChainID(ctx)
+	if err != nil || id.Int64() != 1337 {
+		t.Fatalf("chain id %v %v", id, err)
+	}
+	if res, jerr := e.call("net_version"); jerr != nil || string(res) != `"1337"` {
+		t.Fatalf("net_version %s %v", res, jerr)
+	}
+	if res, jerr := e.call("web3_clientVersion"); jerr != nil || !strings.Contains(string(res), "peerchain/v") {
+		t.Fatalf("web3_clientVersion %s %v", res, jerr)
+	}
+	e.mine(3, nil)
+	if n, err := e.ec.BlockNumber(ctx); err != nil || n != 3 {
+		t.Fatalf("block number %d %v", n, err)
+	}
+}
+
+func TestBlocksAndTags(t *testing.T) {
+	e := newEnv(t, Config{})
+	blocks := e.mine(40, func(b *chaingen.BlockGen) { b.Transfer(0, common.HexToAddress("0x77"), big.NewInt(1)) })
+	ctx := context.Background()
+	for _, c := range []struct {
+		tag  string
+		want uint64
+	}{{"latest", 40}, {"pending", 40}, {"earliest", 0}, {"safe", 40 - 6}, {"finalized", 40 - 32}, {"0x5", 5}} {
+		res, jerr := e.call("eth_getBlockByNumber", c.tag, false)
+		if jerr != nil {
+			t.Fatalf("%s: %v", c.tag, jerr)
+		}
+		var b struct {
+			Number          hexutil.Uint64 `json:"number"`
+			Difficulty      *hexutil.Big   `json:"difficulty"`
+			TotalDifficulty *hexutil.Big   `json:"totalDifficulty"`
+			Transactions    []common.Hash  `json:"transactions"`
+		}
+		if err := json.Unmarshal(res, &b); err != nil {
+			t.Fatal(err)
+		}
+		if uint64(b.Number) != c.want || b.Difficulty.ToInt().Sign() <= 0 || b.TotalDifficulty == nil {
+			t.Fatalf("%s: block %d (difficulty %v)", c.tag, b.Number, b.Difficulty)
+		}
+	}
+	if res, jerr := e.call("eth_getBlockByNumber", "0x1000", false); jerr != nil || string(res) != "null" {
+		t.Fatalf("block above head: %s %v", res, jerr)
+	}
+	// ethclient decodes and checks the full block including its hash.
+	full, err := e.ec.BlockByNumber(ctx, big.NewInt(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Hash() != blocks[6].Hash() || len(full.Transactions()) != 1 {
+		t.Fatalf("block 7: %s with %d txs", full.Hash(), len(full.Transactions()))
+	}
+	byHash, err := e.ec.BlockByHash(ctx, blocks[6].Hash())
+	if err != nil || byHash.Hash() != blocks[6].Hash() {
+		t.Fatalf("by hash: %v", err)
+	}
+	tx := blocks[6].Transactions()[0]
+	got, pending, err := e.ec.TransactionByHash(ctx, tx.Hash())
+	if err != nil || pending || got.Hash() != tx.Hash() {
+		t.Fatalf("tx by hash: %v pending=%v", err, pending)
+	}
+	r, err := e.ec.TransactionReceipt(ctx, tx.Hash())
+	if err != nil || r.Status != 1 || r.BlockNumber.Uint64() != 7 || r.GasUsed != 21000 || r.EffectiveGasPrice.Sign() <= 0 {
+		t.Fatalf("receipt %+v %v", r, err)
+	}
+	if _, err := e.ec.TransactionReceipt(ctx, common.Hash{1}); !errors.Is(err, ethereum.NotFound) {
+		t.Fatalf("unknown receipt: %v", err)
+	}
+	// State at an old block and an unknown one.
+	bal, err := e.ec.BalanceAt(ctx, common.HexToAddress("0x77"), big.NewInt(10))
+	if err != nil || bal.Int64() != 10 {
+		t.Fatalf("balance at 10: %v %v", bal, err)
+	}
+	if _, jerr := e.call("eth_getBalance", "0x0000000000000000000000000000000000000077", "0x1000"); jerr == nil || jerr.Message != "header not found" {
+		t.Fatalf("balance at an unknown block: %+v", jerr)
+	}
+	code, err := e.ec.CodeAt(ctx, answerAddr, nil)
+	if err != nil || !bytes.Equal(code, answerCode) {
+		t.Fatalf("code %x %v", code, err)
+	}
+	nonce, err := e.ec.NonceAt(ctx, chaingen.Addr(0), nil)
+	if err != nil || nonce != 40 {
+		t.Fatalf("nonce %d %v", nonce, err)
+	}
+}
+
+func TestSendRawTransaction(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	to := common.HexToAddress("0x99")
+	tx, err := e.gen.Transfer(chaingen.Key(1), 0, to, big.NewInt(5), e.chain.CurrentBlock().BaseFee())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ec.SendTransaction(ctx, tx); err != nil {
+		t.Fatal(err)
+	}
+	if _, pending, err := e.ec.TransactionByHash(ctx, tx.Hash()); err != nil || !pending {
+		t.Fatalf("pending tx: %v %v", pending, err)
+	}
+	if n, err := e.ec.PendingNonceAt(ctx, chaingen.Addr(1)); err != nil || n != 1 {
+		t.Fatalf("pending nonce %d %v", n, err)
+	}
+	err = e.ec.SendTransaction(ctx, tx)
+	if err == nil || err.Error() != "already known" {
+		t.Fatalf("resend: %v", err)
+	}
+	raw, _ := tx.MarshalBinary()
+	if _, jerr := e.call("eth_sendRawTransaction", hexutil.Encode(raw[:len(raw)-3])); jerr == nil || jerr.Code != -32000 {
+		t.Fatalf("truncated transaction: %+v", jerr)
+	}
+	legacy, err := types.SignTx(types.NewTx(&types.LegacyTx{Nonce: 1, GasPrice: big.NewInt(10e9), Gas: 21000, To: &to}), types.HomesteadSigner{}, chaingen.Key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ec.SendTransaction(ctx, legacy); err == nil || !strings.Contains(err.Error(), "replay-protected") {
+		t.Fatalf("unprotected: %v", err)
+	}
+	low, err := e.gen.Transfer(chaingen.Key(2), 0, to, new(big.Int).Mul(big.NewInt(2000), chaingen.Ether), e.chain.CurrentBlock().BaseFee())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ec.SendTransaction(ctx, low); err == nil || !strings.HasPrefix(err.Error(), "insufficient funds for gas * price + value") {
+		t.Fatalf("overspend: %v", err)
+	}
+}
+
+func TestCallAndEstimate(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	out, err := e.ec.CallContract(ctx, ethereum.CallMsg{To: &answerAddr}, nil)
+	if err != nil || new(big.Int).SetBytes(out).Int64() != 42 {
+		t.Fatalf("call: %x %v", out, err)
+	}
+	_, jerr := e.call("eth_call", map[string]any{"to": revertAddr}, "latest")
+	if jerr == nil || jerr.Code != 3 || jerr.Message != "execution reverted: nope" || !strings.HasPrefix(fmt.Sprint(jerr.Data), "0x08c379a0") {
+		t.Fatalf("revert: %+v", jerr)
+	}
+	gas, err := e.ec.EstimateGas(ctx, ethereum.CallMsg{From: chaingen.Addr(0), To: &answerAddr})
+	if err != nil || gas < 21000 || gas > 21400 { // within the 1.5% search tolerance
+		t.Fatalf("estimate of a tiny call: %d %v", gas, err)
+	}
+	gas, err = e.ec.EstimateGas(ctx, ethereum.CallMsg{From: chaingen.Addr(0), To: &answerAddr, Value: big.NewInt(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, jerr := e.call("eth_estimateGas", map[string]any{"to": revertAddr}); jerr == nil || jerr.Code != 3 {
+		t.Fatalf("estimate of a revert: %+v", jerr)
+	}
+	poor := common.HexToAddress("0x1234")
+	if _, jerr := e.call("eth_estimateGas", map[string]any{"from": poor, "to": answerAddr, "value": "0x1", "maxFeePerGas": "0x3b9aca00"}); jerr == nil || !strings.Contains(jerr.Message, "insufficient funds") {
+		t.Fatalf("estimate beyond balance: %+v", jerr)
+	}
+	if _, jerr := e.call("eth_call", map[string]any{"to": answerAddr, "data": "0x01", "input": "0x02"}); jerr == nil || !strings.Contains(jerr.Message, `both "data" and "input"`) {
+		t.Fatalf("data and input: %+v", jerr)
+	}
+	if _, jerr := e.call("eth_call", map[string]any{"to": answerAddr, "gasPrice": "0x1", "maxFeePerGas": "0x2"}); jerr == nil || !strings.Contains(jerr.Message, "both gasPrice and") {
+		t.Fatalf("gasPrice and maxFeePerGas: %+v", jerr)
+	}
+	tip, err := e.ec.SuggestGasTipCap(ctx)
+	if err != nil || tip.Cmp(big.NewInt(1e9)) != 0 {
+		t.Fatalf("tip suggestion on an empty chain: %v %v", tip, err)
+	}
+	price, err := e.ec.SuggestGasPrice(ctx)
+	if err != nil || price.Cmp(new(big.Int).Add(tip, e.chain.CurrentBlock().BaseFee())) != 0 {
+		t.Fatalf("gas price %v %v", price, err)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	e := newEnv(t, Config{BatchItems: 3, BodyLimit: 1 << 10})
+	batch := `[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"},{"jsonrpc":"2.0","id":3,"method":"eth_chainId"},{"jsonrpc":"2.0","id":4,"method":"eth_chainId"}]`
+	if out := string(e.post([]byte(batch))); !strings.Contains(out, "batch too large") {
+		t.Fatalf("oversized batch: %s", out)
+	}
+	big := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"data":"0x%s"}]}`, strings.Repeat("00", 1<<10))
+	resp, err := http.Post(e.url, "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized body: status %d", resp.StatusCode)
+	}
+	if _, jerr := e.call("eth_getBalance", "0xnothex", "latest"); jerr == nil || jerr.Code != -32602 {
+		t.Fatalf("bad address: %+v", jerr)
+	}
+	if _, jerr := e.call("eth_noSuchMethod"); jerr == nil || jerr.Code != -32601 {
+		t.Fatalf("unknown method: %+v", jerr)
+	}
+}
+
+func TestWebSocket(t *testing.T) {
+	e := newEnv(t, Config{})
+	c, err := gethrpc.Dial("ws://" + e.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var n hexutil.Uint64
+	if err := c.Call(&n, "eth_blockNumber"); err != nil || n != 0 {
+		t.Fatalf("ws block number %d %v", n, err)
+	}
+}
