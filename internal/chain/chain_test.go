@@ -17,7 +17,7 @@ import (
 )
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	g   *params.Genesis
 	gen *chaingen.Generator
 	dir string
@@ -25,7 +25,7 @@ type env struct {
 	c   *Chain
 }
 
-func newEnv(t *testing.T, o chaingen.GenesisOptions) *env {
+func newEnv(t testing.TB, o chaingen.GenesisOptions) *env {
 	t.Helper()
 	g, err := chaingen.Genesis(o)
 	if err != nil {
@@ -296,7 +296,7 @@ var (
 	addrB = common.HexToAddress("0xbbbb0000000000000000000000000000000000bb")
 )
 
-type tlogWriter struct{ t *testing.T }
+type tlogWriter struct{ t testing.TB }
 
 func (w tlogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -304,6 +304,11 @@ func (w tlogWriter) Write(p []byte) (int, error) {
 }
 
 // testLogger logs through t (shown with -v or on failure).
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tlogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// newFuzzEnv is newEnv for a fuzz target (quiet: no per-block logs).
+func newFuzzEnv(f *testing.F) *env {
+	return newEnv(f, chaingen.GenesisOptions{})
 }
