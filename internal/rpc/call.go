@@ -219,6 +219,15 @@ func (api *ethAPI) estimateGas(ctx context.Context, args CallArgs, st *state.Sta
 			hi = allowance.Uint64()
 		}
 	}
+	// A plain transfer to an account without code costs exactly the base
+	// transaction gas, as go-ethereum answers without running anything.
+	if len(args.data()) == 0 && args.To != nil && len(st.GetCode(*args.To)) == 0 && len(args.AuthorizationList) == 0 &&
+		(args.AccessList == nil || len(*args.AccessList) == 0) && hi >= gparams.TxGas {
+		if args.Value != nil && args.From != nil && st.GetBalance(*args.From).ToBig().Cmp(args.Value.ToInt()) < 0 {
+			return 0, core.ErrInsufficientFundsForTransfer
+		}
+		return gparams.TxGas, nil
+	}
 	try := func(gas uint64) (*core.ExecutionResult, error) {
 		msg, noBaseFee := args.message(header.BaseFee, gas)
 		return api.run(ctx, msg, noBaseFee, st.Copy(), header)

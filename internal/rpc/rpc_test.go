@@ -347,3 +347,15 @@ func TestWebSocket(t *testing.T) {
 		t.Fatalf("ws block number %d %v", n, err)
 	}
 }
+
+func TestEstimatePlainTransfer(t *testing.T) {
+	e := newEnv(t, Config{})
+	to := common.HexToAddress("0x5555555555555555555555555555555555555555")
+	gas, err := e.ec.EstimateGas(context.Background(), ethereum.CallMsg{From: chaingen.Addr(0), To: &to, Value: big.NewInt(7)})
+	if err != nil || gas != 21000 {
+		t.Fatalf("plain transfer estimate %d %v, want exactly 21000", gas, err)
+	}
+	if _, jerr := e.call("eth_estimateGas", map[string]any{"from": "0x0000000000000000000000000000000000001234", "to": to, "value": "0x1"}); jerr == nil || !strings.Contains(jerr.Message, "insufficient funds for transfer") {
+		t.Fatalf("transfer beyond balance: %+v", jerr)
+	}
+}
