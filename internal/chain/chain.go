@@ -47,6 +47,11 @@ type Config struct {
 	// WriteBufferBytes is how much flattened state is buffered in memory
 	// before it is written to disk. Default 64 MiB.
 	WriteBufferBytes int
+	// FlushInterval writes the whole state to disk every this many blocks,
+	// bounding how many blocks a restart after a crash re-executes (state
+	// in memory layers is lost by a crash). Default 1024; negative turns
+	// periodic flushing off.
+	FlushInterval int
 	// NoSync skips the fsync of each head change (benchmarks only: a power
 	// loss may then lose recent blocks, a process crash still cannot).
 	NoSync bool
@@ -76,6 +81,9 @@ func (c *Config) validate() error {
 	}
 	if c.WriteBufferBytes == 0 {
 		c.WriteBufferBytes = 64 << 20
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 1024
 	}
 	return nil
 }
@@ -109,8 +117,11 @@ type Chain struct {
 	// mu serialises every mutation: inserts, reorgs, state rebuilds, Close.
 	mu struct {
 		sync.Mutex
-		closed bool
+		closed    bool
+		lastFlush uint64 // head number at the last full state flush
 	}
+	// reexecuted counts blocks run again to rebuild lost state.
+	reexecuted atomic.Uint64
 	// sendMu keeps head events in insertion order without holding mu
 	// while subscribers receive them.
 	sendMu sync.Mutex
@@ -187,6 +198,7 @@ func (c *Chain) open() error {
 		return fmt.Errorf("load head: %w", err)
 	}
 	c.head.Store(&head{block: block, td: meta.TD})
+	c.mu.lastFlush = num
 	if !c.HasState(block.Root()) {
 		start := time.Now()
 		c.log.Info("Head state not on disk (unclean shutdown); re-executing blocks", "head", num)

@@ -23,6 +23,8 @@ type env struct {
 	dir string
 	db  *chaindb.DB
 	c   *Chain
+
+	flushInterval int
 }
 
 func newEnv(t testing.TB, o chaingen.GenesisOptions) *env {
@@ -47,7 +49,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := New(Config{Genesis: e.g, DB: db, Logger: testLogger(e.t)})
+	c, err := New(Config{Genesis: e.g, DB: db, Logger: testLogger(e.t), FlushInterval: e.flushInterval})
 	if err != nil {
 		db.Close()
 		e.t.Fatal(err)
@@ -245,10 +247,17 @@ func TestReorgDepth200(t *testing.T) {
 
 func TestRestartAfterCrashRebuildsState(t *testing.T) {
 	e := newEnv(t, chaingen.GenesisOptions{})
+	e.flushInterval = 16
+	e.close()
+	e.open()
 	blocks := e.chain(e.gen.Genesis(), 40, transfers(addrA))
 	e.insert(blocks...)
 	e.crash()
 	e.open()
+	// The last flush was at block 32: only the 8 blocks above it run again.
+	if n := e.c.reexecuted.Load(); n != 8 {
+		t.Fatalf("re-executed %d blocks after the crash, want 8", n)
+	}
 	if e.c.CurrentBlock().Hash() != blocks[39].Hash() {
 		t.Fatalf("head after crash %d, want 40", e.c.CurrentBlock().NumberU64())
 	}
@@ -311,4 +320,26 @@ func testLogger(t testing.TB) *slog.Logger {
 // newFuzzEnv is newEnv for a fuzz target (quiet: no per-block logs).
 func newFuzzEnv(f *testing.F) *env {
 	return newEnv(f, chaingen.GenesisOptions{})
+}
+
+// TestShallowReorgAfterFlush: after a periodic flush the memory layers are
+// gone, so even a shallow reorg rolls the disk state back.
+func TestShallowReorgAfterFlush(t *testing.T) {
+	e := newEnv(t, chaingen.GenesisOptions{})
+	e.flushInterval = 4
+	e.close()
+	e.open()
+	main := e.chain(e.gen.Genesis(), 10, transfers(addrA))
+	e.insert(main...)
+	fork := e.chain(main[5], 6, func(b *chaingen.BlockGen) {
+		b.SetExtra([]byte("fork"))
+		b.Transfer(1, addrB, big.NewInt(1))
+	})
+	e.insert(fork...)
+	if e.c.CurrentBlock().Hash() != fork[5].Hash() {
+		t.Fatal("fork did not become the head")
+	}
+	if a, b := e.balance(addrA).Int64(), e.balance(addrB).Int64(); a != 6000 || b != 6 {
+		t.Fatalf("balances after the reorg: a=%d b=%d, want 6000 and 6", a, b)
+	}
 }

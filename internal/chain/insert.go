@@ -311,6 +311,7 @@ func (c *Chain) setHead(block *types.Block, meta *chaindb.BlockMeta) (*HeadEvent
 	c.metas.Add(block.Hash(), meta)
 	c.headers.Add(block.Hash(), block.Header())
 	c.head.Store(&head{block: block, td: new(big.Int).Set(meta.TD)})
+	c.maybeFlushLocked(block)
 	if len(removed) > 0 {
 		c.log.Warn("Chain reorganised", "depth", len(removed), "ancestor", anc.Number, "oldhead", old.block.NumberU64(),
 			"newhead", block.NumberU64(), "dropped", len(removed), "added", len(added))
@@ -318,6 +319,23 @@ func (c *Chain) setHead(block *types.Block, meta *chaindb.BlockMeta) (*HeadEvent
 	c.log.Debug("New head", "number", block.NumberU64(), "hash", block.Hash(), "txs", len(block.Transactions()),
 		"gas", block.GasUsed(), "took", time.Since(start))
 	return &HeadEvent{Block: block, TD: new(big.Int).Set(meta.TD), Added: added, Removed: removed}, nil
+}
+
+// maybeFlushLocked writes the whole state to disk when FlushInterval blocks
+// have passed since the last flush. The memory layers go with it: a later
+// shallow reorg rolls the disk state back instead of switching layers.
+func (c *Chain) maybeFlushLocked(block *types.Block) {
+	n := block.NumberU64()
+	if c.cfg.FlushInterval < 0 || n < c.mu.lastFlush+uint64(c.cfg.FlushInterval) {
+		return
+	}
+	start := time.Now()
+	if err := c.triedb.Commit(block.Root(), false); err != nil {
+		c.log.Error("State flush failed", "number", n, "err", err)
+		return
+	}
+	c.mu.lastFlush = n
+	c.log.Debug("State flushed to disk", "number", n, "took", time.Since(start))
 }
 
 // ensureState makes the post-state of target readable: it walks back to the
@@ -379,6 +397,7 @@ func (c *Chain) ensureState(target *types.Header) error {
 			c.metas.Add(hd.Hash(), &done)
 		}
 		h = hd
+		c.reexecuted.Add(1)
 		if time.Since(last) > 8*time.Second {
 			c.log.Info("Re-executing blocks", "at", hd.Number, "target", target.Number)
 			last = time.Now()
