@@ -167,9 +167,28 @@ func (m *Miner) Run(ctx context.Context) error {
 	heads := make(chan chain.HeadEvent, 16)
 	hsub := m.cfg.Chain.SubscribeHeads(heads)
 	defer hsub.Unsubscribe()
-	txs := make(chan txpool.NewTxsEvent, 256)
+	// New transactions are only a hint to rebuild: a forwarder drains the
+	// pool's feed at once, so senders never wait on the miner, and
+	// collapses bursts into one signal.
+	txs := make(chan txpool.NewTxsEvent, 16)
 	tsub := m.cfg.Pool.SubscribeNewTxs(txs)
 	defer tsub.Unsubscribe()
+	hint := make(chan struct{}, 1)
+	fwdCtx, fwdStop := context.WithCancel(ctx)
+	defer fwdStop()
+	go func() {
+		for {
+			select {
+			case <-txs:
+				select {
+				case hint <- struct{}{}:
+				default:
+				}
+			case <-fwdCtx.Done():
+				return
+			}
+		}
+	}()
 
 	var (
 		cancel   context.CancelFunc
@@ -212,7 +231,7 @@ func (m *Miner) Run(ctx context.Context) error {
 			pending = false
 			debounce.Stop()
 			start()
-		case <-txs:
+		case <-hint:
 			if !pending {
 				pending = true
 				debounce.Reset(m.cfg.Debounce)
