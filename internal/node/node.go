@@ -93,25 +93,32 @@ type Node struct {
 }
 
 // New opens every part of the peer; Run starts it.
-func New(cfg Config) (n *Node, err error) {
+func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: cfg.Logger}
-	defer func() {
-		if err != nil {
-			n.close()
-		}
-	}()
+	n := &Node{cfg: cfg, log: cfg.Logger}
+	if err := n.open(); err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// open opens the parts in start order; on error the caller closes what
+// was opened.
+func (n *Node) open() error {
+	cfg := n.cfg
+	var err error
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
+		return fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
 	n.db, err = chaindb.Open(cfg.DataDir, chaindb.KVOptions{CacheBytes: cfg.CacheBytes, Logger: cfg.Logger.With("module", "db")})
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
-			return nil, fmt.Errorf("data dir %s is in use by another peerchain process: %w", cfg.DataDir, err)
+			return fmt.Errorf("data dir %s is in use by another peerchain process: %w", cfg.DataDir, err)
 		}
-		return nil, err
+		return err
 	}
 	n.chain, err = chain.New(chain.Config{
 		Genesis:          cfg.Genesis,
@@ -122,24 +129,24 @@ func New(cfg Config) (n *Node, err error) {
 		WriteBufferBytes: cfg.WriteBufferBytes,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	pcfg := cfg.Pool
 	pcfg.Chain = n.chain
 	pcfg.Journal = txpool.DBJournal{DB: n.db}
 	pcfg.Logger = cfg.Logger.With("module", "txpool")
 	if n.pool, err = txpool.New(pcfg); err != nil {
-		return nil, err
+		return err
 	}
 	if err := n.pool.Load(); err != nil {
-		return nil, err
+		return err
 	}
 	var minerInfo rpc.Miner
 	if cfg.Mine {
 		mcfg := cfg.Miner
 		mcfg.Chain, mcfg.Pool, mcfg.Logger = n.chain, n.pool, cfg.Logger.With("module", "miner")
 		if n.miner, err = miner.New(mcfg); err != nil {
-			return nil, err
+			return err
 		}
 		minerInfo = n.miner
 	}
@@ -150,10 +157,10 @@ func New(cfg Config) (n *Node, err error) {
 			Chain: n.chain, Pool: n.pool, Miner: minerInfo, AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return n, nil
+	return nil
 }
 
 // Chain returns the chain (for tests and tools).
