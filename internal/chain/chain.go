@@ -12,14 +12,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/state"
-	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
 	"github.com/ethereum/go-ethereum/event"
 	gparams "github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/triedb"
 	"github.com/ethereum/go-ethereum/triedb/pathdb"
-	"github.com/holiman/uint256"
 
 	"github.com/peerchain/peerchain/internal/chaindb"
 	"github.com/peerchain/peerchain/internal/execution"
@@ -218,17 +216,7 @@ func (c *Chain) initGenesis() error {
 	if err != nil {
 		return err
 	}
-	for addr, acc := range g.Spec.Alloc {
-		if acc.Balance != nil {
-			statedb.AddBalance(addr, uint256.MustFromBig(acc.Balance), tracing.BalanceIncreaseGenesisBalance)
-		}
-		statedb.SetCode(addr, acc.Code, tracing.CodeChangeGenesis)
-		statedb.SetNonce(addr, acc.Nonce, tracing.NonceChangeGenesis)
-		for k, v := range acc.Storage {
-			statedb.SetState(addr, k, v)
-		}
-	}
-	root, err := statedb.Commit(gparams.Rules{}, 0)
+	root, err := execution.ApplyGenesis(statedb, g.Spec.Alloc)
 	if err != nil {
 		return fmt.Errorf("commit genesis state: %w", err)
 	}

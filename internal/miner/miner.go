@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -273,28 +272,17 @@ func (m *Miner) buildTemplate() (*template, error) {
 }
 
 func (m *Miner) nextHeader(parent *types.Header, difficulty *big.Int) *types.Header {
-	zero := uint64(0)
 	t := uint64(m.cfg.Now().Unix())
 	if t <= parent.Time {
 		t = parent.Time + 1
 	}
-	return &types.Header{
-		ParentHash:       parent.Hash(),
-		Coinbase:         m.cfg.Coinbase,
-		Number:           new(big.Int).Add(parent.Number, common.Big1),
-		Time:             t,
-		Difficulty:       difficulty,
-		GasLimit:         core.CalcGasLimit(parent.GasLimit, m.cfg.GasCeil),
-		BaseFee:          eip1559.CalcBaseFee(m.cfg.Chain.Config(), parent),
-		Extra:            m.cfg.Extra,
-		MixDigest:        pow.HeaderPowHash(parent),
-		UncleHash:        types.EmptyUncleHash,
-		WithdrawalsHash:  &types.EmptyWithdrawalsHash,
-		BlobGasUsed:      &zero,
-		ExcessBlobGas:    &zero,
-		ParentBeaconRoot: &common.Hash{},
-		RequestsHash:     &types.EmptyRequestsHash,
-	}
+	return execution.ChildHeader(m.cfg.Chain.Config(), parent, execution.ChildOptions{
+		Coinbase:   m.cfg.Coinbase,
+		Time:       t,
+		Difficulty: difficulty,
+		GasLimit:   core.CalcGasLimit(parent.GasLimit, m.cfg.GasCeil),
+		Extra:      m.cfg.Extra,
+	})
 }
 
 // fill adds pending transactions to b, best effective tip first, each
@@ -336,7 +324,7 @@ type account struct {
 }
 
 // priceHeap orders accounts by the effective tip of their next
-// transaction, highest first; ties by earlier... address for determinism.
+// transaction, highest first; ties by address, for determinism.
 type priceHeap struct {
 	baseFee *big.Int
 	items   []*account

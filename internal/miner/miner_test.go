@@ -12,7 +12,7 @@ import (
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
-	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/chain/chaintest"
 	"github.com/peerchain/peerchain/internal/txpool"
 )
 
@@ -28,32 +28,16 @@ var coinbase = common.HexToAddress("0xc0ffee0000000000000000000000000000000001")
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	g, err := chaingen.Genesis(chaingen.GenesisOptions{Accounts: 6})
+	ce := chaintest.New(t, chaingen.GenesisOptions{Accounts: 6})
+	p, err := txpool.New(txpool.Config{Chain: ce.Chain})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := chaingen.New(g)
+	m, err := New(Config{Chain: ce.Chain, Pool: p, Coinbase: coinbase, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := chaindb.Open(t.TempDir(), chaindb.KVOptions{CacheBytes: 4 << 20, MemTableBytes: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.New(chain.Config{Genesis: g, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); db.Close() })
-	p, err := txpool.New(txpool.Config{Chain: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(Config{Chain: c, Pool: p, Coinbase: coinbase, Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, gen: gen, chain: c, pool: p, miner: m}
+	return &env{t: t, gen: ce.Gen, chain: ce.Chain, pool: p, miner: m}
 }
 
 func (e *env) transfer(key int, nonce uint64, tipGwei int64) *types.Transaction {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
-	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/chain/chaintest"
 	"github.com/peerchain/peerchain/internal/txpool"
 )
 
@@ -51,25 +51,11 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	g, err := chaingen.Genesis(chaingen.GenesisOptions{Alloc: types.GenesisAlloc{
+	ce := chaintest.New(t, chaingen.GenesisOptions{Alloc: types.GenesisAlloc{
 		answerAddr: {Code: answerCode, Balance: new(big.Int)},
 		revertAddr: {Code: revertCode, Balance: new(big.Int)},
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen, err := chaingen.New(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := chaindb.Open(t.TempDir(), chaindb.KVOptions{CacheBytes: 4 << 20, MemTableBytes: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.New(chain.Config{Genesis: g, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gen, c := ce.Gen, ce.Chain
 	p, err := txpool.New(txpool.Config{Chain: c})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +73,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ec.Close(); srv.Close(); c.Close(); db.Close() })
+	t.Cleanup(func() { ec.Close(); srv.Close() })
 	return &env{t: t, gen: gen, chain: c, pool: p, srv: srv, url: url, ec: ec}
 }
 

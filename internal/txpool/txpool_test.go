@@ -13,6 +13,7 @@ import (
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
+	"github.com/peerchain/peerchain/internal/chain/chaintest"
 	"github.com/peerchain/peerchain/internal/chaindb"
 )
 
@@ -26,32 +27,16 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
-	g, err := chaingen.Genesis(chaingen.GenesisOptions{Accounts: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gen, err := chaingen.New(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := chaindb.Open(t.TempDir(), chaindb.KVOptions{CacheBytes: 4 << 20, MemTableBytes: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.New(chain.Config{Genesis: g, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); db.Close() })
-	cfg.Chain = c
+	ce := chaintest.New(t, chaingen.GenesisOptions{Accounts: 8})
+	cfg.Chain = ce.Chain
 	if cfg.Journal == nil {
-		cfg.Journal = DBJournal{DB: db}
+		cfg.Journal = DBJournal{DB: ce.DB}
 	}
 	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, gen: gen, db: db, chain: c, pool: p}
+	return &env{t: t, gen: ce.Gen, db: ce.DB, chain: ce.Chain, pool: p}
 }
 
 var (
@@ -160,24 +145,12 @@ func TestRejections(t *testing.T) {
 }
 
 func newLowGasEnv(t *testing.T) *env {
-	g, err := chaingen.Genesis(chaingen.GenesisOptions{GasLimit: 100_000})
+	ce := chaintest.New(t, chaingen.GenesisOptions{GasLimit: 100_000})
+	p, err := New(Config{Chain: ce.Chain})
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := chaindb.Open(t.TempDir(), chaindb.KVOptions{CacheBytes: 4 << 20, MemTableBytes: 2 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := chain.New(chain.Config{Genesis: g, DB: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); db.Close() })
-	p, err := New(Config{Chain: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &env{t: t, db: db, chain: c, pool: p}
+	return &env{t: t, db: ce.DB, chain: ce.Chain, pool: p}
 }
 
 func TestReplacementNeedsTenPercent(t *testing.T) {

@@ -12,16 +12,13 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
-	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	gparams "github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/triedb"
-	"github.com/holiman/uint256"
 
 	"github.com/peerchain/peerchain/internal/execution"
 	"github.com/peerchain/peerchain/internal/params"
@@ -121,17 +118,7 @@ func New(g *params.Genesis) (*Generator, error) {
 	if err != nil {
 		return nil, err
 	}
-	for addr, acc := range g.Spec.Alloc {
-		if acc.Balance != nil {
-			st.AddBalance(addr, uint256.MustFromBig(acc.Balance), tracing.BalanceIncreaseGenesisBalance)
-		}
-		st.SetCode(addr, acc.Code, tracing.CodeChangeGenesis)
-		st.SetNonce(addr, acc.Nonce, tracing.NonceChangeGenesis)
-		for k, v := range acc.Storage {
-			st.SetState(addr, k, v)
-		}
-	}
-	root, err := st.Commit(gparams.Rules{}, 0)
+	root, err := execution.ApplyGenesis(st, g.Spec.Alloc)
 	if err != nil {
 		return nil, err
 	}
@@ -292,23 +279,11 @@ func anchorOf(parentAnchor, parentNumber, time uint64) uint64 {
 
 func (g *Generator) nextHeader(parent *types.Block) *types.Header {
 	ph := parent.Header()
-	zero := uint64(0)
-	time := ph.Time + g.rule.TargetBlockTime
-	return &types.Header{
-		ParentHash:       parent.Hash(),
-		Number:           new(big.Int).Add(ph.Number, common.Big1),
-		Time:             time,
-		Difficulty:       g.rule.Next(ph, g.anchors[parent.Hash()]),
-		GasLimit:         ph.GasLimit,
-		BaseFee:          eip1559.CalcBaseFee(g.genesis.Config(), ph),
-		MixDigest:        pow.HeaderPowHash(ph),
-		UncleHash:        types.EmptyUncleHash,
-		WithdrawalsHash:  &types.EmptyWithdrawalsHash,
-		BlobGasUsed:      &zero,
-		ExcessBlobGas:    &zero,
-		ParentBeaconRoot: &common.Hash{},
-		RequestsHash:     &types.EmptyRequestsHash,
-	}
+	return execution.ChildHeader(g.genesis.Config(), ph, execution.ChildOptions{
+		Time:       ph.Time + g.rule.TargetBlockTime,
+		Difficulty: g.rule.Next(ph, g.anchors[parent.Hash()]),
+		GasLimit:   ph.GasLimit,
+	})
 }
 
 // Seal finds a nonce for h (deterministically, from nonce 0).
