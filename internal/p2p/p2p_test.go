@@ -1,0 +1,154 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+var loopback = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+
+func newHost(t *testing.T, boot ...string) *Host {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Config{Network: "test", Key: key, Listen: loopback, Bootnodes: boot, BanDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestKeyPersists(t *testing.T) {
+	path := t.TempDir() + "/p2p/key"
+	k1, err := LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := LoadOrCreateKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k1.Equals(k2) {
+		t.Fatal("the key changed across loads")
+	}
+}
+
+func TestGossipStreamsAndBans(t *testing.T) {
+	a := newHost(t)
+	boot := a.Addrs()[0]
+	b, c, d := newHost(t, boot), newHost(t, boot), newHost(t, boot)
+	hosts := []*Host{a, b, c, d}
+	type rx struct {
+		host int
+		data string
+	}
+	var (
+		mu  sync.Mutex
+		got []rx
+	)
+	topics := make([]*Topic, len(hosts))
+	for i, h := range hosts {
+		i := i
+		tp, err := h.JoinTopic("msgs", func(_ context.Context, from, author peer.ID, data []byte) Verdict {
+			if bytes.HasPrefix(data, []byte("bad")) {
+				return Reject
+			}
+			return Accept
+		}, func(from, author peer.ID, data []byte) {
+			mu.Lock()
+			got = append(got, rx{i, string(data)})
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topics[i] = tp
+		if err := h.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "every host to see 3 topic peers", func() bool {
+		for _, tp := range topics {
+			if len(tp.Peers()) < 3 {
+				return false
+			}
+		}
+		return true
+	})
+	if err := topics[1].Publish(context.Background(), []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message to reach the 3 other hosts", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 3
+	})
+
+	// Request/response with a cap.
+	for _, h := range hosts {
+		h.Handle("echo", 16, func(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
+			if string(req) == "fail" {
+				return nil, errors.New("no")
+			}
+			return append([]byte("re:"), req...), nil
+		})
+	}
+	resp, err := b.Request(context.Background(), c.ID(), "echo", []byte("ping"), 64)
+	if err != nil || string(resp) != "re:ping" {
+		t.Fatalf("echo: %q %v", resp, err)
+	}
+	if _, err := b.Request(context.Background(), c.ID(), "echo", []byte("fail"), 64); !errors.Is(err, ErrRemote) {
+		t.Fatalf("remote error: %v", err)
+	}
+	if _, err := b.Request(context.Background(), c.ID(), "echo", []byte("0123456789"), 5); !errors.Is(err, ErrOversized) {
+		t.Fatalf("oversized response: %v", err)
+	}
+	// An oversized request gets the sender banned.
+	if _, err := d.Request(context.Background(), c.ID(), "echo", bytes.Repeat([]byte("x"), 100), 64); err == nil {
+		t.Fatal("oversized request answered")
+	}
+	waitFor(t, "c to ban d", func() bool { return c.IsBanned(d.ID()) })
+	waitFor(t, "d to be disconnected from c", func() bool {
+		for _, p := range c.Peers() {
+			if p.ID == d.ID() {
+				return false
+			}
+		}
+		return true
+	})
+
+	// Partition: a and b refuse c; healing lets them reconnect.
+	a.Block([]peer.ID{c.ID()})
+	b.Block([]peer.ID{c.ID()})
+	c.Block([]peer.ID{a.ID(), b.ID()})
+	waitFor(t, "c cut off", func() bool { return c.PeerCount() == 0 })
+	a.Unblock()
+	b.Unblock()
+	c.Unblock()
+	waitFor(t, "c reconnected", func() bool { return c.PeerCount() > 0 })
+	info := a.Peers()
+	if len(info) == 0 || info[0].Since.IsZero() {
+		t.Fatalf("peer info %+v", info)
+	}
+}
