@@ -43,9 +43,9 @@ func (g *gater) banned(p peer.ID) bool {
 	return ok && time.Now().Before(b.until)
 }
 
-func (g *gater) InterceptPeerDial(p peer.ID) bool             { return !g.banned(p) }
+func (g *gater) InterceptPeerDial(p peer.ID) bool                 { return !g.banned(p) }
 func (g *gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.banned(p) }
-func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool     { return true }
+func (g *gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
 func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return !g.banned(p)
 }
