@@ -82,7 +82,7 @@ func MedianTime(parent *types.Header, chain HeaderReader) uint64 {
 // everything except the body and execution. anchorTime is parent's
 // schedule anchor (see ChildAnchor).
 func (v *Validator) VerifyHeader(h, parent *types.Header, parentAnchor uint64, chain HeaderReader) *RuleError {
-	if err := v.verifyHeaderFields(h, parent); err != nil {
+	if err := v.verifyHeaderFields(h, parent, pow.HeaderPowHash(parent)); err != nil {
 		return err
 	}
 	num, hash := h.Number.Uint64(), h.Hash()
@@ -98,8 +98,9 @@ func (v *Validator) VerifyHeader(h, parent *types.Header, parentAnchor uint64, c
 	return nil
 }
 
-// verifyHeaderFields checks the rules that need only h and its parent.
-func (v *Validator) verifyHeaderFields(h, parent *types.Header) *RuleError {
+// verifyHeaderFields checks the rules that need only h, its parent and the
+// parent's PoW hash.
+func (v *Validator) verifyHeaderFields(h, parent *types.Header, parentPowHash common.Hash) *RuleError {
 	num, hash := h.Number.Uint64(), h.Hash()
 	fail := func(rule Rule, format string, args ...any) *RuleError {
 		return ruleErr(rule, num, hash, format, args...)
@@ -139,8 +140,8 @@ func (v *Validator) verifyHeaderFields(h, parent *types.Header) *RuleError {
 	if want := eip1559.CalcBaseFee(v.config, parent); h.BaseFee.Cmp(want) != 0 {
 		return fail(RuleBaseFee, "base fee %v, parent (base fee %v, gas used %d of %d) requires %v", h.BaseFee, parent.BaseFee, parent.GasUsed, parent.GasLimit, want)
 	}
-	if want := pow.HeaderPowHash(parent); h.MixDigest != want {
-		return fail(RuleMixDigest, "mix digest %s, must be the parent's PoW hash %s", h.MixDigest, want)
+	if h.MixDigest != parentPowHash {
+		return fail(RuleMixDigest, "mix digest %s, must be the parent's PoW hash %s", h.MixDigest, parentPowHash)
 	}
 	return nil
 }

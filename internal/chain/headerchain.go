@@ -1,0 +1,138 @@
+package chain
+
+import (
+	"fmt"
+	"math/big"
+	"slices"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/pow"
+)
+
+// VerifyHeader checks every header rule of h against its stored parent:
+// what a peer checks before relaying a block. It returns ErrUnknownParent
+// (wrapped) when the parent is not stored.
+func (c *Chain) VerifyHeader(h *types.Header) error {
+	if h.Number == nil || h.Number.Sign() == 0 {
+		return ruleErr(RuleNumber, 0, h.Hash(), "block 0 is not this chain's genesis")
+	}
+	num := h.Number.Uint64()
+	if re, ok := c.bad.Get(h.ParentHash); ok {
+		return ruleErr(RuleBadAncestor, num, h.Hash(), "parent is invalid: %v", re)
+	}
+	parent := c.GetHeader(h.ParentHash, num-1)
+	if parent == nil {
+		return fmt.Errorf("%w %s of header %d", ErrUnknownParent, h.ParentHash, num)
+	}
+	m, err := c.getMeta(parent.Hash(), num-1)
+	if err != nil {
+		return err
+	}
+	if re := c.val.VerifyHeader(h, parent, m.AnchorTime, c); re != nil {
+		return re
+	}
+	return nil
+}
+
+// VerifyBody checks a block's body against its header: what a peer checks
+// before relaying a block, with VerifyHeader.
+func (c *Chain) VerifyBody(b *types.Block) error {
+	if re := c.val.VerifyBody(b); re != nil {
+		return re
+	}
+	return nil
+}
+
+// HeaderVerifier checks a run of headers that are not stored yet, as
+// headers-first sync downloads them: each must follow the previous one by
+// every header rule, starting from a stored block. It keeps the running
+// total difficulty so sync can tell whether the run outweighs its head.
+// It is not safe for concurrent use.
+type HeaderVerifier struct {
+	val      *Validator
+	last     *types.Header
+	lastHash common.Hash
+	lastPow  common.Hash
+	anchor   uint64
+	td       *big.Int
+	times    []uint64 // timestamps of the last MedianTimeSpan headers, oldest first
+	count    int
+}
+
+// NewHeaderVerifier starts a run after the stored block hash.
+func (c *Chain) NewHeaderVerifier(hash common.Hash) (*HeaderVerifier, error) {
+	start := c.GetHeaderByHash(hash)
+	if start == nil {
+		return nil, fmt.Errorf("%w %s", ErrUnknownParent, hash)
+	}
+	m, err := c.getMeta(hash, start.Number.Uint64())
+	if err != nil {
+		return nil, err
+	}
+	var times []uint64
+	for h := start; h != nil && len(times) < params.MedianTimeSpan; {
+		times = append(times, h.Time)
+		if h.Number.Sign() == 0 {
+			break
+		}
+		h = c.GetHeader(h.ParentHash, h.Number.Uint64()-1)
+	}
+	slices.Reverse(times)
+	return &HeaderVerifier{
+		val: c.val, last: start, lastHash: hash, lastPow: pow.HeaderPowHash(start),
+		anchor: m.AnchorTime, td: new(big.Int).Set(m.TD), times: times,
+	}, nil
+}
+
+// Verify checks the next headers of the run, in order. On error the run
+// stops at the last good header.
+func (v *HeaderVerifier) Verify(headers []*types.Header) error {
+	for _, h := range headers {
+		if err := v.next(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *HeaderVerifier) next(h *types.Header) error {
+	if h.ParentHash != v.lastHash || h.Number == nil || h.Number.Uint64() != v.last.Number.Uint64()+1 {
+		return fmt.Errorf("header %v (parent %s) does not follow header %d (%s)", h.Number, h.ParentHash, v.last.Number, v.lastHash)
+	}
+	if re := v.val.verifyHeaderFields(h, v.last, v.lastPow); re != nil {
+		return re
+	}
+	num := h.Number.Uint64()
+	hash := h.Hash()
+	if want := v.val.rule.Next(v.last, v.anchor); h.Difficulty.Cmp(want) != 0 {
+		return ruleErr(RuleDifficulty, num, hash, "difficulty %v, the rule requires %v", h.Difficulty, want)
+	}
+	ph := pow.HeaderPowHash(h)
+	target := pow.Target(h.Difficulty)
+	if !pow.Meets(ph, &target) {
+		return &RuleError{Rule: RulePoW, Number: num, Hash: hash, Err: fmt.Errorf("%w: pow hash %x for difficulty %v", pow.ErrInvalidPoW, ph, h.Difficulty)}
+	}
+	sorted := slices.Clone(v.times)
+	slices.Sort(sorted)
+	if median := sorted[len(sorted)/2]; h.Time <= median {
+		return ruleErr(RuleTimeMedian, num, hash, "timestamp %d not above the median %d of the last %d blocks", h.Time, median, len(sorted))
+	}
+	v.anchor = ChildAnchor(v.anchor, v.last.Number.Uint64(), h.Time)
+	v.td.Add(v.td, h.Difficulty)
+	v.times = append(v.times, h.Time)
+	if len(v.times) > params.MedianTimeSpan {
+		v.times = v.times[1:]
+	}
+	v.last, v.lastHash, v.lastPow = h, hash, ph
+	v.count++
+	return nil
+}
+
+// TD is the total difficulty at the last verified header.
+func (v *HeaderVerifier) TD() *big.Int { return new(big.Int).Set(v.td) }
+
+// Last is the last verified header.
+func (v *HeaderVerifier) Last() *types.Header { return v.last }
