@@ -10,6 +10,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -45,6 +47,13 @@ type nodeFlags struct {
 	cacheMB      int
 	stateHistory uint64
 
+	p2pListen   []string
+	bootnodes   []string
+	noDHT       bool
+	mdns        bool
+	maxPeers    int
+	banDuration time.Duration
+
 	logLevel, logFormat string
 }
 
@@ -69,6 +78,12 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.poolAccountSlots, "txpool.accountslots", 128, "most transactions one account may have in the pool")
 	fs.IntVar(&f.poolGlobalSlots, "txpool.globalslots", 8192, "most transactions in the pool")
 	fs.DurationVar(&f.poolLifetime, "txpool.lifetime", 3*time.Hour, "how long a transaction that cannot run yet is kept")
+	fs.StringSliceVar(&f.p2pListen, "p2p", []string{"/ip4/127.0.0.1/tcp/30333", "/ip4/127.0.0.1/udp/30333/quic-v1"}, "peer-to-peer listen multiaddrs (comma separated); \"off\" runs the peer alone")
+	fs.StringSliceVar(&f.bootnodes, "bootnodes", nil, "peers to join at start: multiaddrs ending in /p2p/<peer id> (comma separated)")
+	fs.BoolVar(&f.noDHT, "p2p.nodht", false, "do not discover peers through the Kademlia DHT")
+	fs.BoolVar(&f.mdns, "p2p.mdns", false, "discover peers on the local network by mDNS multicast (off by default)")
+	fs.IntVar(&f.maxPeers, "maxpeers", 64, "most peers to stay connected to")
+	fs.DurationVar(&f.banDuration, "p2p.banduration", time.Hour, "how long a misbehaving peer is banned")
 	fs.IntVar(&f.cacheMB, "cache", 64, "database block cache in MiB")
 	fs.Uint64Var(&f.stateHistory, "state.history", 90_000, "blocks of state history kept: the deepest reorg the peer can follow")
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn or error")
@@ -132,6 +147,30 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		return nil, fmt.Errorf("--txpool.accountslots %d and --txpool.globalslots %d: need 1 ≤ accountslots ≤ globalslots", f.poolAccountSlots, f.poolGlobalSlots)
 	case f.rpcEVMTimeout <= 0:
 		return nil, fmt.Errorf("--rpc.evmtimeout %v: must be positive", f.rpcEVMTimeout)
+	case f.maxPeers < 1:
+		return nil, fmt.Errorf("--maxpeers %d: must be at least 1", f.maxPeers)
+	case f.banDuration <= 0:
+		return nil, fmt.Errorf("--p2p.banduration %v: must be positive", f.banDuration)
+	}
+	if len(f.p2pListen) == 1 && f.p2pListen[0] == "off" {
+		cfg.P2P.Disabled = true
+	} else {
+		for _, a := range f.p2pListen {
+			if _, err := multiaddr.NewMultiaddr(a); err != nil {
+				return nil, fmt.Errorf("--p2p %q: not a multiaddr (e.g. /ip4/127.0.0.1/tcp/30333): %w", a, err)
+			}
+		}
+		for _, b := range f.bootnodes {
+			if _, err := peer.AddrInfoFromString(b); err != nil {
+				return nil, fmt.Errorf("--bootnodes %q: want a multiaddr ending in /p2p/<peer id>: %w", b, err)
+			}
+		}
+		cfg.P2P.Listen = f.p2pListen
+		cfg.P2P.Bootnodes = f.bootnodes
+		cfg.P2P.NoDHT = f.noDHT
+		cfg.P2P.MDNS = f.mdns
+		cfg.P2P.MaxPeers = f.maxPeers
+		cfg.P2P.BanDuration = f.banDuration
 	}
 	coinbase := f.minerCoinbase
 	if f.dev {

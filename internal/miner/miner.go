@@ -72,6 +72,9 @@ type Config struct {
 	// Debounce groups bursts of new transactions into one template
 	// rebuild. Default 50ms.
 	Debounce time.Duration
+	// Broadcast, if set, is given every block this miner sealed and the
+	// chain accepted (to publish it to other peers).
+	Broadcast func(*types.Block)
 	// Logger. Default: discarded.
 	Logger *slog.Logger
 	// Now is the clock for block timestamps. Default time.Now.
@@ -364,6 +367,9 @@ func (m *Miner) seal(ctx context.Context, tmpl *template) {
 		return
 	}
 	m.mined.Add(1)
+	if m.cfg.Broadcast != nil {
+		m.cfg.Broadcast(block)
+	}
 	m.log.Info("Mined block", "number", block.NumberU64(), "hash", block.Hash(), "txs", tmpl.txs,
 		"gas", block.GasUsed(), "difficulty", block.Difficulty(), "status", status, "sealed", time.Since(start).Round(time.Millisecond))
 }

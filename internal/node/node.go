@@ -25,8 +25,10 @@ import (
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chaindb"
 	"github.com/peerchain/peerchain/internal/miner"
+	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
 	"github.com/peerchain/peerchain/internal/rpc"
+	"github.com/peerchain/peerchain/internal/sync"
 	"github.com/peerchain/peerchain/internal/txpool"
 )
 
@@ -59,6 +61,9 @@ type Config struct {
 	// filled in by the node).
 	Mine  bool
 	Miner miner.Config
+
+	// P2P is the peer-to-peer configuration.
+	P2P P2PConfig
 }
 
 func (c *Config) validate() error {
@@ -83,13 +88,15 @@ func (c *Config) validate() error {
 
 // Node is a running peer.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	db    *chaindb.DB
-	chain *chain.Chain
-	pool  *txpool.Pool
-	miner *miner.Miner
-	rpc   *rpc.Server
+	cfg    Config
+	log    *slog.Logger
+	db     *chaindb.DB
+	chain  *chain.Chain
+	pool   *txpool.Pool
+	miner  *miner.Miner
+	rpc    *rpc.Server
+	host   *p2p.Host
+	syncer *sync.Syncer
 }
 
 // New opens every part of the peer; Run starts it.
@@ -141,10 +148,20 @@ func (n *Node) open() error {
 	if err := n.pool.Load(); err != nil {
 		return err
 	}
+	var netInfo rpc.Network
+	if !cfg.P2P.Disabled {
+		if err := n.openNetwork(); err != nil {
+			return err
+		}
+		netInfo = network{host: n.host, syncer: n.syncer}
+	}
 	var minerInfo rpc.Miner
 	if cfg.Mine {
 		mcfg := cfg.Miner
 		mcfg.Chain, mcfg.Pool, mcfg.Logger = n.chain, n.pool, cfg.Logger.With("module", "miner")
+		if n.syncer != nil {
+			mcfg.Broadcast = n.syncer.Broadcast
+		}
 		if n.miner, err = miner.New(mcfg); err != nil {
 			return err
 		}
@@ -154,7 +171,7 @@ func (n *Node) open() error {
 		rcfg := cfg.RPC
 		rcfg.Logger = cfg.Logger.With("module", "rpc")
 		n.rpc, err = rpc.NewServer(rcfg, rpc.Backend{
-			Chain: n.chain, Pool: n.pool, Miner: minerInfo, AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
+			Chain: n.chain, Pool: n.pool, Miner: minerInfo, Net: netInfo, AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
 		})
 		if err != nil {
 			return err
@@ -168,6 +185,14 @@ func (n *Node) Chain() *chain.Chain { return n.chain }
 
 // Pool returns the transaction pool.
 func (n *Node) Pool() *txpool.Pool { return n.pool }
+
+// P2PAddrs returns the multiaddrs (with /p2p/<id>) other peers can dial.
+func (n *Node) P2PAddrs() []string {
+	if n.host == nil {
+		return nil
+	}
+	return n.host.Addrs()
+}
 
 // RPCAddr returns the JSON-RPC listen address once Run has started it.
 func (n *Node) RPCAddr() string {
@@ -188,12 +213,20 @@ func (n *Node) Run(ctx context.Context, ready chan<- struct{}) error {
 	}
 	head := n.chain.CurrentBlock()
 	n.log.Info("Peer started", "datadir", n.cfg.DataDir, "chainid", n.cfg.Genesis.ChainID(),
-		"head", head.NumberU64(), "hash", head.Hash(), "mining", n.miner != nil)
+		"head", head.NumberU64(), "hash", head.Hash(), "mining", n.miner != nil, "p2p", n.P2PAddrs())
 	if ready != nil {
 		close(ready)
 	}
+	if n.host != nil {
+		if err := n.host.Start(); err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.pool.Run(gctx) })
+	if n.syncer != nil {
+		g.Go(func() error { return n.syncer.Run(gctx) })
+	}
 	if n.miner != nil {
 		g.Go(func() error { return n.miner.Run(gctx) })
 	}
@@ -211,6 +244,12 @@ func (n *Node) close() {
 			n.log.Warn("RPC close", "err", err)
 		}
 		n.rpc = nil
+	}
+	if n.host != nil {
+		if err := n.host.Close(); err != nil {
+			n.log.Warn("P2P close", "err", err)
+		}
+		n.host = nil
 	}
 	if n.chain != nil {
 		if err := n.chain.Close(); err != nil {

@@ -56,7 +56,7 @@ func TestNodeMinesAndRestarts(t *testing.T) {
 	}
 	dir := t.TempDir()
 	coinbase := common.HexToAddress("0xc0ffee0000000000000000000000000000000002")
-	cfg := Config{DataDir: dir, Genesis: g, Mine: true, RPC: rpc.Config{Addr: "127.0.0.1:0"}}
+	cfg := Config{DataDir: dir, Genesis: g, Mine: true, RPC: rpc.Config{Addr: "127.0.0.1:0"}, P2P: testP2P}
 	cfg.Miner.Coinbase = coinbase
 	c, stop := runNode(t, cfg)
 	ctx := context.Background()
@@ -86,13 +86,13 @@ func TestNodeMinesAndRestarts(t *testing.T) {
 
 func TestDataDirOfAnotherChain(t *testing.T) {
 	dir := t.TempDir()
-	_, stop := runNode(t, Config{DataDir: dir, RPC: rpc.Config{Addr: "127.0.0.1:0"}})
+	_, stop := runNode(t, Config{DataDir: dir, RPC: rpc.Config{Addr: "127.0.0.1:0"}, P2P: testP2P})
 	stop()
 	g, err := chaingen.Genesis(chaingen.GenesisOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Config{DataDir: dir, Genesis: g, RPC: rpc.Config{Addr: "127.0.0.1:0"}})
+	_, err = New(Config{DataDir: dir, Genesis: g, RPC: rpc.Config{Addr: "127.0.0.1:0"}, P2P: testP2P})
 	if err == nil || !strings.Contains(err.Error(), "data dir holds chain id 1337 with genesis") {
 		t.Fatalf("opening a dev data dir with another genesis: %v", err)
 	}
@@ -100,10 +100,12 @@ func TestDataDirOfAnotherChain(t *testing.T) {
 
 func TestDataDirInUse(t *testing.T) {
 	dir := t.TempDir()
-	_, stop := runNode(t, Config{DataDir: dir, RPC: rpc.Config{Addr: "127.0.0.1:0"}})
+	_, stop := runNode(t, Config{DataDir: dir, RPC: rpc.Config{Addr: "127.0.0.1:0"}, P2P: testP2P})
 	defer stop()
-	_, err := New(Config{DataDir: dir, RPCDisabled: true})
+	_, err := New(Config{DataDir: dir, RPCDisabled: true, P2P: testP2P})
 	if err == nil || !strings.Contains(err.Error(), "in use by another peerchain process") {
 		t.Fatalf("second node on the same data dir: %v", err)
 	}
 }
+
+var testP2P = P2PConfig{Listen: []string{"/ip4/127.0.0.1/tcp/0"}, NoDHT: true}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"log/slog"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -80,7 +81,7 @@ func (h *Host) startPubSub() error {
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithBlacklist(h.gater),
 		pubsub.WithPeerExchange(true),
-		pubsub.WithLogger(h.log.With("module", "gossipsub")),
+		pubsub.WithLogger(slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("module", "gossipsub")),
 	)
 	if err != nil {
 		return fmt.Errorf("start gossipsub: %w", err)
@@ -164,3 +165,18 @@ func (t *Topic) Publish(ctx context.Context, data []byte) error {
 
 // Peers returns the peers subscribed to the topic.
 func (t *Topic) Peers() []peer.ID { return t.t.ListPeers() }
+
+// minLevel drops records below min: gossipsub logs routine events at info.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(a), m.min}
+}
+func (m minLevel) WithGroup(g string) slog.Handler { return minLevel{m.Handler.WithGroup(g), m.min} }

@@ -1,6 +1,8 @@
 package p2p
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -234,3 +236,14 @@ func (h *Host) PeerCount() int { return len(h.h.Network().Peers()) }
 
 // Disconnect closes every connection to p.
 func (h *Host) Disconnect(p peer.ID) { _ = h.h.Network().ClosePeer(p) }
+
+// Connect dials a peer.
+func (h *Host) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if h.gater.banned(ai.ID) {
+		return fmt.Errorf("peer %s is banned or blocked", ai.ID)
+	}
+	if err := h.h.Connect(ctx, ai); err != nil {
+		return fmt.Errorf("connect to %s: %w", ai.ID, err)
+	}
+	return nil
+}

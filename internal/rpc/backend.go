@@ -5,6 +5,7 @@ import (
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	gparams "github.com/ethereum/go-ethereum/params"
@@ -46,10 +47,54 @@ type Miner interface {
 	Coinbase() common.Address
 }
 
-// Network reports the peer-to-peer side; optional until peers exist.
+// Network is the peer-to-peer side of the node; optional (a node without
+// peers answers as alone).
 type Network interface {
 	PeerCount() int
 	Listening() bool
+	Peers() []PeerInfo
+	NodeInfo() NodeInfo
+	Syncing() (SyncStatus, bool)
+	// AddPeer dials a multiaddr ending in /p2p/<id>.
+	AddPeer(addr string) error
+	// BlockPeers refuses the given peer ids until UnblockPeers.
+	BlockPeers(ids []string) error
+	UnblockPeers()
+}
+
+// PeerInfo is one connected peer as peerchain_peers reports it.
+type PeerInfo struct {
+	ID        string        `json:"id"`
+	Addrs     []string      `json:"addrs"`
+	Direction string        `json:"direction"`
+	Since     string        `json:"connectedSince,omitempty"`
+	LatencyMs float64       `json:"latencyMs"`
+	UserAgent string        `json:"userAgent,omitempty"`
+	Head      *PeerHeadInfo `json:"head,omitempty"`
+}
+
+// PeerHeadInfo is what a peer told us of its head.
+type PeerHeadInfo struct {
+	Hash            common.Hash    `json:"hash"`
+	Number          hexutil.Uint64 `json:"number"`
+	TotalDifficulty *hexutil.Big   `json:"totalDifficulty"`
+}
+
+// NodeInfo is this node's peer-to-peer identity.
+type NodeInfo struct {
+	ID     string   `json:"id"`
+	Listen []string `json:"listenAddrs"`
+	Banned int      `json:"banned"`
+}
+
+// SyncStatus is a running sync.
+type SyncStatus struct {
+	Starting  uint64
+	Current   uint64
+	Highest   uint64
+	BlocksSec float64
+	TxsSec    float64
+	ETA       float64 // seconds
 }
 
 // Backend is everything the API reads.

@@ -48,8 +48,25 @@ func (api *ethAPI) BlockNumber() hexutil.Uint64 {
 	return hexutil.Uint64(api.b.Chain.CurrentBlock().NumberU64())
 }
 
-// Syncing is eth_syncing: false until the peer-to-peer sync exists.
-func (api *ethAPI) Syncing() (any, error) { return false, nil }
+// Syncing is eth_syncing: false, or the progress of the running sync with
+// go-ethereum's fields plus blocksPerSecond, txsPerSecond and etaSeconds.
+func (api *ethAPI) Syncing() (any, error) {
+	if api.b.Net == nil {
+		return false, nil
+	}
+	st, ok := api.b.Net.Syncing()
+	if !ok {
+		return false, nil
+	}
+	return map[string]any{
+		"startingBlock":   hexutil.Uint64(st.Starting),
+		"currentBlock":    hexutil.Uint64(st.Current),
+		"highestBlock":    hexutil.Uint64(st.Highest),
+		"blocksPerSecond": st.BlocksSec,
+		"txsPerSecond":    st.TxsSec,
+		"etaSeconds":      st.ETA,
+	}, nil
+}
 
 // Accounts is eth_accounts: this node holds no unlocked keys.
 func (api *ethAPI) Accounts() []common.Address { return []common.Address{} }

@@ -94,11 +94,16 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 	srv.SetBatchLimits(cfg.BatchItems, cfg.BatchResponseBytes)
 	srv.SetHTTPBodyLimit(cfg.BodyLimit)
 	eth := newEthAPI(b, &cfg)
-	for ns, api := range map[string]any{
-		"eth":  eth,
-		"net":  &netAPI{b: b},
-		"web3": &web3API{},
-	} {
+	apis := map[string]any{
+		"eth":       eth,
+		"net":       &netAPI{b: b},
+		"web3":      &web3API{},
+		"peerchain": &peerchainAPI{b: b},
+	}
+	if isLoopback(cfg.Addr) {
+		apis["admin"] = &adminAPI{b: b}
+	}
+	for ns, api := range apis {
 		if err := srv.RegisterName(ns, api); err != nil {
 			return nil, fmt.Errorf("register %s API: %w", ns, err)
 		}
@@ -181,4 +186,17 @@ func (s *Server) Close() error {
 	s.rpc.Stop()
 	<-s.done
 	return err
+}
+
+// isLoopback reports whether addr (host:port) listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

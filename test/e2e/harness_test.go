@@ -105,7 +105,11 @@ func (p *peer) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.rpcPor
 // start runs the peer and waits until its RPC answers.
 func (p *peer) start() {
 	p.t.Helper()
-	args := append([]string{"node", "--datadir", p.datadir, "--rpc", fmt.Sprintf("127.0.0.1:%d", p.rpcPort)}, p.args...)
+	args := []string{"node", "--datadir", p.datadir, "--rpc", fmt.Sprintf("127.0.0.1:%d", p.rpcPort)}
+	if !hasFlag(p.args, "--p2p") {
+		args = append(args, "--p2p", "off")
+	}
+	args = append(args, p.args...)
 	p.cmd = exec.Command(p.bin, args...)
 	if p.logs == nil {
 		p.logs = new(bytes.Buffer)
@@ -212,4 +216,13 @@ func runNode(t *testing.T, timeout time.Duration, script string, args ...string)
 		t.Fatalf("node %s: %v\n%s", script, err, out)
 	}
 	return string(out)
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
