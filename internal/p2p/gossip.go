@@ -76,7 +76,6 @@ func (h *Host) startPubSub() error {
 	ps, err := pubsub.NewGossipSub(h.ctx, h.h,
 		pubsub.WithFloodPublish(true),
 		pubsub.WithPeerScore(params, thresholds),
-		pubsub.WithMessageIdFn(msgID),
 		pubsub.WithMaxMessageSize(h.cfg.MaxMessage),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithBlacklist(h.gater),
@@ -102,10 +101,20 @@ func topicScore() *pubsub.TopicScoreParams {
 	}
 }
 
+// TopicOptions shape a topic.
+type TopicOptions struct {
+	// ContentIDs identifies messages by the hash of their data, so the
+	// same payload published twice (by two peers) is one message. Without
+	// it a message is identified by its author and sequence number, and a
+	// payload can be published again (a transaction re-announced after a
+	// reorg).
+	ContentIDs bool
+}
+
 // JoinTopic joins the network-namespaced topic name, validating every
 // message with validate and delivering accepted ones to handle. Messages
 // this peer publishes are validated too (with from = author = self).
-func (h *Host) JoinTopic(name string, validate Validator, handle Handler) (*Topic, error) {
+func (h *Host) JoinTopic(name string, opts TopicOptions, validate Validator, handle Handler) (*Topic, error) {
 	full := h.Proto(name)
 	err := h.ps.RegisterTopicValidator(full, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if from != h.ID() && h.gater.banned(from) {
@@ -123,7 +132,11 @@ func (h *Host) JoinTopic(name string, validate Validator, handle Handler) (*Topi
 	if err != nil {
 		return nil, fmt.Errorf("register validator for %s: %w", full, err)
 	}
-	t, err := h.ps.Join(full)
+	var topicOpts []pubsub.TopicOpt
+	if opts.ContentIDs {
+		topicOpts = append(topicOpts, pubsub.WithTopicMessageIdFn(msgID))
+	}
+	t, err := h.ps.Join(full, topicOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("join topic %s: %w", full, err)
 	}

@@ -70,7 +70,7 @@ func TestGossipStreamsAndBans(t *testing.T) {
 	topics := make([]*Topic, len(hosts))
 	for i, h := range hosts {
 		i := i
-		tp, err := h.JoinTopic("msgs", func(_ context.Context, from, author peer.ID, data []byte) Verdict {
+		tp, err := h.JoinTopic("msgs", TopicOptions{ContentIDs: true}, func(_ context.Context, from, author peer.ID, data []byte) Verdict {
 			if bytes.HasPrefix(data, []byte("bad")) {
 				return Reject
 			}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -192,6 +195,55 @@ func (s *Syncer) relayTxs(ctx context.Context) {
 				if err := s.txs.Publish(ctx, data); err != nil {
 					s.log.Debug("Transaction broadcast failed", "hash", tx.Hash(), "err", err)
 				}
+			}
+		}
+	}
+}
+
+// reannounce publishes again the transactions a reorg put back in the
+// pool: peers on the winning branch (say, across a healed partition) may
+// never have heard of them.
+func (s *Syncer) reannounce(ctx context.Context) {
+	heads := make(chan chain.HeadEvent, 16)
+	sub := s.chain.SubscribeHeads(heads)
+	defer sub.Unsubscribe()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-heads:
+			if len(ev.Removed) == 0 {
+				continue
+			}
+			included := make(map[common.Hash]bool)
+			for _, b := range ev.Added {
+				for _, tx := range b.Transactions() {
+					included[tx.Hash()] = true
+				}
+			}
+			// Give the pool a moment to take them back first.
+			select {
+			case <-time.After(500 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+			n := 0
+			for _, b := range ev.Removed {
+				for _, tx := range b.Transactions() {
+					if included[tx.Hash()] || s.pool.Get(tx.Hash()) == nil {
+						continue
+					}
+					data, err := tx.MarshalBinary()
+					if err != nil {
+						continue
+					}
+					if err := s.txs.Publish(ctx, data); err == nil {
+						n++
+					}
+				}
+			}
+			if n > 0 {
+				s.log.Info("Re-announced transactions of dropped blocks", "count", n)
 			}
 		}
 	}

@@ -144,10 +144,10 @@ func New(cfg Config) (*Syncer, error) {
 	}
 	s.registerHandlers()
 	var err error
-	if s.blocks, err = s.host.JoinTopic(topicBlocks, s.validateBlock, s.onBlock); err != nil {
+	if s.blocks, err = s.host.JoinTopic(topicBlocks, p2p.TopicOptions{ContentIDs: true}, s.validateBlock, s.onBlock); err != nil {
 		return nil, err
 	}
-	if s.txs, err = s.host.JoinTopic(topicTxs, s.validateTx, func(peer.ID, peer.ID, []byte) {}); err != nil {
+	if s.txs, err = s.host.JoinTopic(topicTxs, p2p.TopicOptions{}, s.validateTx, func(peer.ID, peer.ID, []byte) {}); err != nil {
 		return nil, err
 	}
 	s.host.OnPeer(s.onConnect, s.onGone)
@@ -161,9 +161,10 @@ func (s *Syncer) Run(ctx context.Context) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.importLoop(ctx) }()
 	go func() { defer wg.Done(); s.relayTxs(ctx) }()
+	go func() { defer wg.Done(); s.reannounce(ctx) }()
 	// Peers that connected before Run get their handshake now.
 	for _, p := range s.host.Peers() {
 		go s.onConnect(p.ID)

@@ -213,7 +213,7 @@ func newAttacker(t *testing.T, victim *testPeer) (*p2p.Host, *p2p.Topic) {
 	h.Handle(protoStatus, maxStatusBytes, func(context.Context, peer.ID, []byte) ([]byte, error) {
 		return encode(victim.sync.status())
 	})
-	topic, err := h.JoinTopic(topicBlocks, func(context.Context, peer.ID, peer.ID, []byte) p2p.Verdict { return p2p.Accept },
+	topic, err := h.JoinTopic(topicBlocks, p2p.TopicOptions{ContentIDs: true}, func(context.Context, peer.ID, peer.ID, []byte) p2p.Verdict { return p2p.Accept },
 		func(peer.ID, peer.ID, []byte) {})
 	if err != nil {
 		t.Fatal(err)
