@@ -196,9 +196,12 @@ func (m *Miner) Run(ctx context.Context) error {
 		cancel   context.CancelFunc
 		sealing  sync.WaitGroup
 		debounce = time.NewTimer(time.Hour)
+		retry    = time.NewTimer(time.Hour)
 		pending  bool // a rebuild for new transactions is scheduled
 	)
 	debounce.Stop()
+	retry.Stop()
+	rejected := make(chan struct{}, 1)
 	stop := func() {
 		if cancel != nil {
 			cancel()
@@ -209,6 +212,15 @@ func (m *Miner) Run(ctx context.Context) error {
 	defer stop()
 	start := func() {
 		stop()
+		// A child's timestamp is at least its parent's + 1 and at most 15 s
+		// ahead of the clock: when the head has run that far ahead (blocks
+		// found faster than one a second), wait for the clock.
+		head := m.cfg.Chain.CurrentBlock().Header()
+		earliest := time.Unix(int64(head.Time)+1-(params.MaxFutureBlockTime-1), 0)
+		if wait := earliest.Sub(m.cfg.Now()); wait > 0 {
+			retry.Reset(wait)
+			return
+		}
 		tmpl, err := m.buildTemplate()
 		if err != nil {
 			m.log.Error("Cannot build a block template", "err", err)
@@ -219,7 +231,12 @@ func (m *Miner) Run(ctx context.Context) error {
 		sealing.Add(1)
 		go func() {
 			defer sealing.Done()
-			m.seal(sctx, tmpl)
+			if !m.seal(sctx, tmpl) {
+				select {
+				case rejected <- struct{}{}:
+				default:
+				}
+			}
 		}()
 	}
 	start()
@@ -240,6 +257,10 @@ func (m *Miner) Run(ctx context.Context) error {
 			}
 		case <-debounce.C:
 			pending = false
+			start()
+		case <-rejected:
+			retry.Reset(time.Second)
+		case <-retry.C:
 			start()
 		case err := <-hsub.Err():
 			return err
@@ -349,8 +370,9 @@ func (h *priceHeap) Pop() any {
 	return last
 }
 
-// seal searches a nonce for tmpl and inserts the sealed block.
-func (m *Miner) seal(ctx context.Context, tmpl *template) {
+// seal searches a nonce for tmpl and inserts the sealed block. It returns
+// false when the chain rejected the block (the loop retries later).
+func (m *Miner) seal(ctx context.Context, tmpl *template) bool {
 	var seed [8]byte
 	if _, err := rand.Read(seed[:]); err != nil {
 		m.log.Error("No randomness for the nonce start", "err", err)
@@ -358,13 +380,13 @@ func (m *Miner) seal(ctx context.Context, tmpl *template) {
 	start := time.Now()
 	sealed, err := m.sealer.Seal(ctx, tmpl.block.Header(), binary.BigEndian.Uint64(seed[:]))
 	if err != nil {
-		return // aborted: a new head or new transactions
+		return true // aborted: a new head or new transactions
 	}
 	block := tmpl.block.WithSeal(sealed)
 	status, err := m.cfg.Chain.InsertBlock(block)
 	if err != nil {
 		m.log.Error("Mined block rejected", "number", block.NumberU64(), "err", err)
-		return
+		return false
 	}
 	m.mined.Add(1)
 	if m.cfg.Broadcast != nil {
@@ -372,4 +394,5 @@ func (m *Miner) seal(ctx context.Context, tmpl *template) {
 	}
 	m.log.Info("Mined block", "number", block.NumberU64(), "hash", block.Hash(), "txs", tmpl.txs,
 		"gas", block.GasUsed(), "difficulty", block.Difficulty(), "status", status, "sealed", time.Since(start).Round(time.Millisecond))
+	return true
 }

@@ -197,3 +197,32 @@ func NewGenesis(spec *core.Genesis, pow PowConfig) (*Genesis, error) {
 	g.block = spec.ToBlock()
 	return g, nil
 }
+
+// JSON renders the genesis in go-ethereum's format with the peerchain
+// proof-of-work parameters under config.peerchain: what LoadGenesis reads.
+func (g *Genesis) JSON() ([]byte, error) {
+	base, err := json.Marshal(g.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("encode genesis: %w", err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(base, &doc); err != nil {
+		return nil, fmt.Errorf("encode genesis: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(doc["config"], &cfg); err != nil {
+		return nil, fmt.Errorf("encode genesis config: %w", err)
+	}
+	cfg["peerchain"] = map[string]any{
+		"targetBlockTime":    g.Pow.TargetBlockTime,
+		"difficultyHalfLife": g.Pow.DifficultyHalfLife,
+		"minimumDifficulty":  (*math.HexOrDecimal256)(g.Pow.MinimumDifficulty),
+		"blockReward":        (*math.HexOrDecimal256)(g.Pow.BlockReward),
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encode genesis config: %w", err)
+	}
+	doc["config"] = cfgJSON
+	return json.MarshalIndent(doc, "", "  ")
+}

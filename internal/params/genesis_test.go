@@ -83,3 +83,21 @@ func FuzzParseGenesis(f *testing.F) {
 }
 
 var common0 = new(big.Int)
+
+func TestGenesisJSONRoundTrip(t *testing.T) {
+	g, err := ParseGenesis([]byte(`{"config":{"chainId":77,"peerchain":{"targetBlockTime":5,"difficultyHalfLife":50,"minimumDifficulty":"0x3","blockReward":"0x7"}},"difficulty":"0x100","gasLimit":"0x1000000","timestamp":"0x10","alloc":{"0x0000000000000000000000000000000000000001":{"balance":"0x5"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := g.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseGenesis(data)
+	if err != nil {
+		t.Fatalf("re-parse: %v\n%s", err, data)
+	}
+	if back.Hash() != g.Hash() || back.Pow.TargetBlockTime != 5 || back.Pow.MinimumDifficulty.Int64() != 3 || back.Pow.BlockReward.Int64() != 7 {
+		t.Fatalf("round trip changed the genesis:\n%s", data)
+	}
+}
