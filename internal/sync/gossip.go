@@ -38,11 +38,16 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 	if err := s.chain.VerifyHeader(b.Header()); err != nil {
 		return s.verdict(from, author, err)
 	}
-	if err := s.chain.VerifyBody(b); err != nil {
-		return s.verdict(from, author, err)
-	}
 	if ok, _ := s.trusted.Get(author); ok {
-		return p2p.Accept // imported by onBlock right after
+		// A known author: relay on the header and PoW alone, and import
+		// right after (the import checks the body and runs the block).
+		select {
+		case s.importCh <- gossipBlock{block: b, from: from, author: author}:
+		default:
+			s.kick() // too far behind for gossip: sync will fetch it
+		}
+		s.relayed(hash)
+		return p2p.Accept
 	}
 	// An author without a record: import (fully validate) before relaying.
 	if _, err := s.chain.InsertBlock(b); err != nil {
@@ -53,7 +58,14 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 	}
 	s.trusted.Add(author, true)
 	s.afterImport(from, b)
+	s.relayed(hash)
 	return p2p.Accept
+}
+
+func (s *Syncer) relayed(hash common.Hash) {
+	if s.cfg.OnBlockRelayed != nil {
+		s.cfg.OnBlockRelayed(hash)
+	}
 }
 
 // verdict maps an import or check error to a gossip verdict, banning for
@@ -92,23 +104,9 @@ func (s *Syncer) checkPeer(p peer.ID) {
 	s.kick()
 }
 
-// onBlock receives accepted blocks; those not imported yet are imported in
-// order by importLoop.
-func (s *Syncer) onBlock(from, author peer.ID, data []byte) {
-	b := new(types.Block)
-	if err := decode(data, b, "block"); err != nil {
-		return
-	}
-	if s.chain.HasBlock(b.Hash(), b.NumberU64()) {
-		s.afterImport(from, b)
-		return
-	}
-	select {
-	case s.importCh <- gossipBlock{block: b, from: from, author: author}:
-	default:
-		s.kick() // too far behind for gossip: sync will fetch it
-	}
-}
+// onBlock is called for accepted blocks; the validator has already
+// imported them or queued them for import.
+func (s *Syncer) onBlock(peer.ID, peer.ID, []byte) {}
 
 func (s *Syncer) importLoop(ctx context.Context) {
 	for {

@@ -6,9 +6,9 @@
 // Relay policy. A block is relayed only after its header rules and proof
 // of work pass. A block whose author (the peer that signed the gossip
 // message) has already given us a block that imported cleanly is relayed
-// on those checks alone and imported right after; a block from an author we
-// have no such record of is imported — fully validated — before it is
-// relayed. So a peer that spends real work on a block with a wrong state
+// on those checks alone and imported right after (the import checks the
+// body and runs the block); a block from an author we have no such record
+// of is imported — fully validated — before it is relayed. So a peer that spends real work on a block with a wrong state
 // root reaches nobody, while blocks of known miners travel at the speed of
 // a header check. An author whose block fails import loses that standing
 // and is banned.
@@ -79,6 +79,9 @@ type Config struct {
 	// RequestRate bounds the requests one peer may make per second before
 	// it counts as flooding. Default 100.
 	RequestRate float64
+	// OnBlockRelayed, if set, is called with the hash of every gossiped
+	// block this peer accepts for relay (metrics and benchmarks).
+	OnBlockRelayed func(hash common.Hash)
 }
 
 // Syncer runs the chain protocol over a p2p host.
