@@ -324,3 +324,71 @@ func TestPartitionAndHealAcrossNamespaces(t *testing.T) {
 }
 
 func crypto0(k *ecdsa.PrivateKey) string { return crypto.PubkeyToAddress(k.PublicKey).Hex() }
+
+// TestMDNSDiscoveryInsideANamespace: two peers with no bootnodes and no
+// DHT find each other by mDNS. Multicast stays inside a namespace the test
+// made, whose loopback is the only interface (set multicast, with a route
+// for 224.0.0.0/4): no packet leaves it.
+func TestMDNSDiscoveryInsideANamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespace tests need root (CI runs as root)")
+	}
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	ns := "pcm" + hex.EncodeToString(b[:])
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("cannot create network namespaces here: %v %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	run(t, "ip", "-n", ns, "link", "set", "lo", "multicast", "on")
+	run(t, "ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo")
+	bin := binary(t)
+	lab := &netLab{t: t}
+	for i, extra := range [][]string{{"--dev"}, nil} {
+		p := &nsPeer{lab: lab, ns: ns, datadir: t.TempDir()}
+		port := 30350 + i
+		p.args = append([]string{"--rpc", fmt.Sprintf("127.0.0.1:%d", 18550+i), "--p2p", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), "--p2p.mdns", "--p2p.nodht"}, extra...)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin, "node", "--datadir", p.datadir}, p.args...)...)
+		p.logs = new(bytes.Buffer)
+		w := &syncWriter{b: p.logs}
+		cmd.Stdout, cmd.Stderr = w, w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.cmd, p.done = cmd, make(chan struct{})
+		go func(c *exec.Cmd, d chan struct{}) { _ = c.Wait(); close(d) }(cmd, p.done)
+		lab.nodes = append(lab.nodes, p)
+	}
+	t.Cleanup(func() {
+		for _, p := range lab.nodes {
+			p.stop()
+			if t.Failed() {
+				t.Logf("logs:\n%s", tail(p.logs, 3<<10))
+			}
+		}
+	})
+	call := func(i int, out any, method string, params ...string) error {
+		args := append([]string{"netns", "exec", ns, bin, "rpc", "--url", fmt.Sprintf("http://127.0.0.1:%d", 18550+i), "--timeout", "5s", method}, params...)
+		res, err := exec.Command("ip", args...).Output()
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(res, out)
+	}
+	waitUntil(t, 60*time.Second, "the two peers to find each other by mDNS", func() bool {
+		for i := range lab.nodes {
+			var peers []map[string]any
+			if call(i, &peers, "peerchain_peers") != nil || len(peers) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, 60*time.Second, "the follower to get the miner's blocks", func() bool {
+		var h headInfo
+		return call(1, &h, "eth_getBlockByNumber", `"latest"`, "false") == nil && h.Number >= 2
+	})
+}
