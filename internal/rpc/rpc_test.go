@@ -345,3 +345,71 @@ func TestEstimatePlainTransfer(t *testing.T) {
 		t.Fatalf("transfer beyond balance: %+v", jerr)
 	}
 }
+
+type fakeNet struct {
+	syncing bool
+	blocked []string
+}
+
+func (f *fakeNet) PeerCount() int  { return 1 }
+func (f *fakeNet) Listening() bool { return true }
+func (f *fakeNet) Peers() []PeerInfo {
+	return []PeerInfo{{ID: "12D3KooWtest", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}, Direction: "inbound", LatencyMs: 1.5}}
+}
+func (f *fakeNet) NodeInfo() NodeInfo { return NodeInfo{ID: "12D3KooWself", Listen: []string{"/ip4/127.0.0.1/tcp/2"}} }
+func (f *fakeNet) Syncing() (SyncStatus, bool) {
+	return SyncStatus{Starting: 1, Current: 5, Highest: 10, BlocksSec: 2.5, ETA: 2}, f.syncing
+}
+func (f *fakeNet) AddPeer(addr string) error {
+	if !strings.Contains(addr, "/p2p/") {
+		return fmt.Errorf("peer address %q: want a multiaddr ending in /p2p/<id>", addr)
+	}
+	return nil
+}
+func (f *fakeNet) BlockPeers(ids []string) error { f.blocked = ids; return nil }
+func (f *fakeNet) UnblockPeers()                 { f.blocked = nil }
+
+func TestNetworkMethods(t *testing.T) {
+	ce := chaintest.New(t, chaingen.GenesisOptions{})
+	p, err := txpool.New(txpool.Config{Chain: ce.Chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net := &fakeNet{}
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: p, Net: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := &env{t: t, url: "http://" + srv.Addr().String()}
+	if res, jerr := e.call("eth_syncing"); jerr != nil || string(res) != "false" {
+		t.Fatalf("eth_syncing idle: %s %v", res, jerr)
+	}
+	net.syncing = true
+	res, jerr := e.call("eth_syncing")
+	if jerr != nil || !strings.Contains(string(res), `"highestBlock":"0xa"`) || !strings.Contains(string(res), `"blocksPerSecond":2.5`) {
+		t.Fatalf("eth_syncing while syncing: %s %v", res, jerr)
+	}
+	if res, jerr := e.call("peerchain_peers"); jerr != nil || !strings.Contains(string(res), `"direction":"inbound"`) {
+		t.Fatalf("peerchain_peers: %s %v", res, jerr)
+	}
+	if res, jerr := e.call("peerchain_nodeInfo"); jerr != nil || !strings.Contains(string(res), `"id":"12D3KooWself"`) || !strings.Contains(string(res), `"chainId":"0x539"`) {
+		t.Fatalf("peerchain_nodeInfo: %s %v", res, jerr)
+	}
+	if res, jerr := e.call("net_peerCount"); jerr != nil || string(res) != `"0x1"` {
+		t.Fatalf("net_peerCount: %s %v", res, jerr)
+	}
+	if _, jerr := e.call("admin_blockPeers", []string{"a", "b"}); jerr != nil || len(net.blocked) != 2 {
+		t.Fatalf("admin_blockPeers: %v %v", jerr, net.blocked)
+	}
+	if _, jerr := e.call("admin_addPeer", "/ip4/127.0.0.1/tcp/1"); jerr == nil || !strings.Contains(jerr.Message, "/p2p/") {
+		t.Fatalf("admin_addPeer without an id: %+v", jerr)
+	}
+	// Off loopback the admin namespace is not served.
+	if isLoopback("0.0.0.0:8545") || !isLoopback("127.0.0.1:8545") || !isLoopback("[::1]:8545") || !isLoopback("localhost:1") {
+		t.Fatal("isLoopback misjudges")
+	}
+}
