@@ -8,10 +8,13 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
 	gparams "github.com/ethereum/go-ethereum/params"
+	"github.com/ethereum/go-ethereum/triedb"
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/execution"
+	"github.com/peerchain/peerchain/internal/txpool"
 )
 
 // Chain is what the API reads of the chain.
@@ -32,6 +35,8 @@ type Chain interface {
 	StateAt(root common.Hash) (*state.StateDB, error)
 	Config() *gparams.ChainConfig
 	Processor() *execution.Processor
+	SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription
+	TrieDB() *triedb.Database
 }
 
 // Pool is what the API needs of the transaction pool.
@@ -39,6 +44,7 @@ type Pool interface {
 	Add(txs []*types.Transaction) []error
 	Get(hash common.Hash) *types.Transaction
 	PendingNonce(addr common.Address) uint64
+	SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription
 }
 
 // Miner reports mining status; optional.

@@ -34,10 +34,13 @@ type ethAPI struct {
 	cfg    *Config
 	config *gparams.ChainConfig
 	tips   tipOracle
+	events *events
 }
 
 func newEthAPI(b Backend, cfg *Config) *ethAPI {
-	return &ethAPI{b: b, cfg: cfg, config: b.Chain.Config()}
+	api := &ethAPI{b: b, cfg: cfg, config: b.Chain.Config()}
+	api.events = newEvents(api)
+	return api
 }
 
 // ChainId is eth_chainId.
@@ -363,9 +366,12 @@ func (api *ethAPI) MaxPriorityFeePerGas() *hexutil.Big {
 }
 
 // Call is eth_call.
-func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Bytes, error) {
 	st, header, err := api.stateAt(bnh)
 	if err != nil {
+		return nil, err
+	}
+	if err := overrides.apply(st); err != nil {
 		return nil, err
 	}
 	res, err := api.doCall(ctx, args, st, header, false)
@@ -379,9 +385,12 @@ func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNu
 }
 
 // EstimateGas is eth_estimateGas.
-func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash) (hexutil.Uint64, error) {
+func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Uint64, error) {
 	st, header, err := api.stateAt(bnh)
 	if err != nil {
+		return 0, err
+	}
+	if err := overrides.apply(st); err != nil {
 		return 0, err
 	}
 	gas, err := api.estimateGas(ctx, args, st, header)

@@ -356,7 +356,9 @@ func (f *fakeNet) Listening() bool { return true }
 func (f *fakeNet) Peers() []PeerInfo {
 	return []PeerInfo{{ID: "12D3KooWtest", Addrs: []string{"/ip4/127.0.0.1/tcp/1"}, Direction: "inbound", LatencyMs: 1.5}}
 }
-func (f *fakeNet) NodeInfo() NodeInfo { return NodeInfo{ID: "12D3KooWself", Listen: []string{"/ip4/127.0.0.1/tcp/2"}} }
+func (f *fakeNet) NodeInfo() NodeInfo {
+	return NodeInfo{ID: "12D3KooWself", Listen: []string{"/ip4/127.0.0.1/tcp/2"}}
+}
 func (f *fakeNet) Syncing() (SyncStatus, bool) {
 	return SyncStatus{Starting: 1, Current: 5, Highest: 10, BlocksSec: 2.5, ETA: 2}, f.syncing
 }

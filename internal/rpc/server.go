@@ -40,6 +40,13 @@ type Config struct {
 	GasCap uint64
 	// EVMTimeout bounds the run time of one eth_call. Default 5s.
 	EVMTimeout time.Duration
+	// LogRange bounds the blocks one eth_getLogs may scan. Default 10,000.
+	LogRange uint64
+	// LogResults bounds the logs one eth_getLogs may return. Default 20,000.
+	LogResults int
+	// FilterTimeout drops a polling filter nobody polled for this long.
+	// Default 5 minutes.
+	FilterTimeout time.Duration
 	// Logger. Default: discarded.
 	Logger *slog.Logger
 }
@@ -66,6 +73,15 @@ func (c *Config) validate() error {
 	if c.EVMTimeout == 0 {
 		c.EVMTimeout = 5 * time.Second
 	}
+	if c.LogRange == 0 {
+		c.LogRange = 10_000
+	}
+	if c.LogResults == 0 {
+		c.LogResults = 20_000
+	}
+	if c.FilterTimeout == 0 {
+		c.FilterTimeout = 5 * time.Minute
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,12 +90,15 @@ func (c *Config) validate() error {
 
 // Server is the JSON-RPC endpoint of a peer.
 type Server struct {
-	cfg  Config
-	log  *slog.Logger
-	rpc  *gethrpc.Server
-	http *http.Server
-	ln   net.Listener
-	done chan struct{}
+	cfg    Config
+	log    *slog.Logger
+	rpc    *gethrpc.Server
+	eth    *ethAPI
+	http   *http.Server
+	ln     net.Listener
+	done   chan struct{}
+	stopEv context.CancelFunc
+	evDone chan struct{}
 }
 
 // NewServer registers the APIs over backend; Start listens.
@@ -108,7 +127,7 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 			return nil, fmt.Errorf("register %s API: %w", ns, err)
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, done: make(chan struct{})}
+	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, eth: eth, done: make(chan struct{})}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -156,6 +175,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("rpc listen on %s: %w", s.cfg.Addr, err)
 	}
 	s.ln = ln
+	evCtx, stop := context.WithCancel(context.Background())
+	s.stopEv, s.evDone = stop, make(chan struct{})
+	go func() {
+		defer close(s.evDone)
+		s.eth.events.run(evCtx)
+	}()
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -185,6 +210,8 @@ func (s *Server) Close() error {
 	err := s.http.Shutdown(ctx)
 	s.rpc.Stop()
 	<-s.done
+	s.stopEv()
+	<-s.evDone
 	return err
 }
 

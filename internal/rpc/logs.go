@@ -1,0 +1,254 @@
+package rpc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// Limits of log queries.
+const (
+	maxTopics       = 4
+	maxSubTopics    = 1000
+	maxLogAddresses = 1000
+)
+
+// FilterQuery is the filter object of eth_getLogs, eth_newFilter and the
+// logs subscription.
+type FilterQuery struct {
+	BlockHash *common.Hash
+	FromBlock *gethrpc.BlockNumber
+	ToBlock   *gethrpc.BlockNumber
+	Addresses []common.Address
+	// Topics[i] lists the accepted values at position i; empty accepts any.
+	Topics [][]common.Hash
+}
+
+// UnmarshalJSON accepts go-ethereum's filter object: "address" is one
+// address or a list, "topics" a list of null, a topic, or a list of topics.
+func (q *FilterQuery) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		BlockHash *common.Hash         `json:"blockHash"`
+		FromBlock *gethrpc.BlockNumber `json:"fromBlock"`
+		ToBlock   *gethrpc.BlockNumber `json:"toBlock"`
+		Address   json.RawMessage      `json:"address"`
+		Topics    []json.RawMessage    `json:"topics"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	if raw.BlockHash != nil && (raw.FromBlock != nil || raw.ToBlock != nil) {
+		return errors.New("cannot specify both BlockHash and FromBlock/ToBlock, choose one or the other")
+	}
+	*q = FilterQuery{BlockHash: raw.BlockHash, FromBlock: raw.FromBlock, ToBlock: raw.ToBlock}
+	if len(raw.Address) > 0 && string(raw.Address) != "null" {
+		var one common.Address
+		if err := json.Unmarshal(raw.Address, &one); err == nil {
+			q.Addresses = []common.Address{one}
+		} else {
+			var many []common.Address
+			if err := json.Unmarshal(raw.Address, &many); err != nil {
+				return fmt.Errorf("invalid address in filter: want an address or a list of addresses: %w", err)
+			}
+			if len(many) > maxLogAddresses {
+				return fmt.Errorf("filter has %d addresses, at most %d", len(many), maxLogAddresses)
+			}
+			q.Addresses = many
+		}
+	}
+	if len(raw.Topics) > maxTopics {
+		return fmt.Errorf("filter has %d topic positions, at most %d", len(raw.Topics), maxTopics)
+	}
+	q.Topics = make([][]common.Hash, len(raw.Topics))
+	for i, t := range raw.Topics {
+		if len(t) == 0 || string(t) == "null" {
+			continue
+		}
+		var one common.Hash
+		if err := json.Unmarshal(t, &one); err == nil {
+			q.Topics[i] = []common.Hash{one}
+			continue
+		}
+		var many []*common.Hash
+		if err := json.Unmarshal(t, &many); err != nil {
+			return fmt.Errorf("invalid topic at position %d: want null, a 32-byte hash or a list of them: %w", i, err)
+		}
+		if len(many) > maxSubTopics {
+			return fmt.Errorf("topic position %d lists %d topics, at most %d", i, len(many), maxSubTopics)
+		}
+		for _, h := range many {
+			if h == nil { // a null inside the list accepts anything
+				q.Topics[i] = nil
+				break
+			}
+			q.Topics[i] = append(q.Topics[i], *h)
+		}
+	}
+	return nil
+}
+
+// matches reports whether log l passes the address and topic criteria.
+func (q *FilterQuery) matches(l *types.Log) bool {
+	if len(q.Addresses) > 0 {
+		found := false
+		for _, a := range q.Addresses {
+			if a == l.Address {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(q.Topics) > len(l.Topics) {
+		return false
+	}
+	for i, options := range q.Topics {
+		if len(options) == 0 {
+			continue
+		}
+		found := false
+		for _, t := range options {
+			if t == l.Topics[i] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// bloomMatches reports whether a block's bloom may hold matching logs.
+func (q *FilterQuery) bloomMatches(bloom types.Bloom) bool {
+	if len(q.Addresses) > 0 {
+		found := false
+		for _, a := range q.Addresses {
+			if types.BloomLookup(bloom, a) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for _, options := range q.Topics {
+		if len(options) == 0 {
+			continue
+		}
+		found := false
+		for _, t := range options {
+			if types.BloomLookup(bloom, t) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// blockLogs returns the logs of a block that match q (with removed set).
+func (api *ethAPI) blockLogs(b *types.Block, q *FilterQuery, removed bool) []*types.Log {
+	if !q.bloomMatches(b.Bloom()) {
+		return nil
+	}
+	var out []*types.Log
+	for _, r := range api.b.Chain.GetReceipts(b.Hash(), b.NumberU64()) {
+		for _, l := range r.Logs {
+			if q.matches(l) {
+				cp := *l
+				cp.Removed = removed
+				out = append(out, &cp)
+			}
+		}
+	}
+	return out
+}
+
+// resolveRange turns the query's block tags into numbers.
+func (api *ethAPI) resolveRange(q *FilterQuery) (uint64, uint64, error) {
+	head := api.b.Chain.CurrentBlock().NumberU64()
+	resolve := func(n *gethrpc.BlockNumber, def uint64) (uint64, error) {
+		if n == nil {
+			return def, nil
+		}
+		switch *n {
+		case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
+			return head, nil
+		case gethrpc.EarliestBlockNumber:
+			return 0, nil
+		case gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
+			return api.blockByNumber(*n).NumberU64(), nil
+		}
+		if *n < 0 {
+			return 0, fmt.Errorf("invalid block number %d", *n)
+		}
+		return uint64(*n), nil
+	}
+	from, err := resolve(q.FromBlock, head)
+	if err != nil {
+		return 0, 0, err
+	}
+	to, err := resolve(q.ToBlock, head)
+	if err != nil {
+		return 0, 0, err
+	}
+	if to > head {
+		to = head
+	}
+	if from > to && !(q.FromBlock != nil && uint64(*q.FromBlock) > head) {
+		return 0, 0, errors.New("invalid block range params")
+	}
+	return from, to, nil
+}
+
+// GetLogs is eth_getLogs.
+func (api *ethAPI) GetLogs(q FilterQuery) ([]*types.Log, error) {
+	if q.BlockHash != nil {
+		b := api.b.Chain.GetBlockByHash(*q.BlockHash)
+		if b == nil {
+			return nil, errors.New("unknown block")
+		}
+		return nonNil(api.blockLogs(b, &q, false)), nil
+	}
+	from, to, err := api.resolveRange(&q)
+	if err != nil {
+		return nil, err
+	}
+	if from > to {
+		return []*types.Log{}, nil
+	}
+	if span := to - from + 1; span > api.cfg.LogRange {
+		return nil, fmt.Errorf("block range %d (%d to %d) exceeds the node's limit of %d blocks (--rpc.logrange)", span, from, to, api.cfg.LogRange)
+	}
+	var out []*types.Log
+	for n := from; n <= to; n++ {
+		b := api.b.Chain.GetBlockByNumber(n)
+		if b == nil {
+			break
+		}
+		out = append(out, api.blockLogs(b, &q, false)...)
+		if len(out) > api.cfg.LogResults {
+			return nil, fmt.Errorf("query returned more than %d results; narrow the block range or the filter (--rpc.logresults)", api.cfg.LogResults)
+		}
+	}
+	return nonNil(out), nil
+}
+
+func nonNil(l []*types.Log) []*types.Log {
+	if l == nil {
+		return []*types.Log{}
+	}
+	return l
+}
