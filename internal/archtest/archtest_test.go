@@ -32,7 +32,7 @@ var allowed = map[string][]string{
 	"internal/sync":            {"internal/p2p", "internal/chain", "internal/txpool", "internal/params", "internal/pow", "internal/chaindb"},
 	"internal/rpc":             {"internal/chain", "internal/txpool", "internal/execution", "internal/params", "internal/p2p", "internal/sync"},
 	"internal/wallet":          {"internal/params"},
-	"internal/devnet":          {"internal/params", "internal/wallet"},
+	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p"},
 	"internal/node":            {"*"},
 	"internal/archtest":        {},
 	"cmd/peerchain":            {"internal/node", "internal/params", "internal/wallet", "internal/devnet"},

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/peerchain/peerchain/internal/devnet"
+	"github.com/peerchain/peerchain/internal/node"
+)
+
+func defaultDevnetDir() string { return filepath.Join(node.DefaultDataDir(), "devnet") }
+
+func newDevnetCmd() *cobra.Command {
+	var (
+		cfg      devnet.Config
+		logLevel string
+		dir      string
+	)
+	cmd := &cobra.Command{
+		Use:   "devnet",
+		Short: "Run N peers on this machine and watch the network work, fail and heal",
+		Long: `Run a network of peerchain peers on this machine: N processes of this binary on
+127.0.0.1, each with its own data dir, ports and peer key, bootstrapped to each
+other; the first M mine (rewards to the first dev accounts). The command prints
+a table of the peers and a live status line, writes <dir>/devnet.json, and stops
+every peer cleanly on Ctrl-C. An existing devnet in <dir> is continued (use
+--reset for a fresh one).
+
+While it runs, from another terminal:
+
+  peerchain devnet kill peer2          # SIGKILL a peer
+  peerchain devnet restart peer2       # start it again (it catches up)
+  peerchain devnet partition peer0,peer1 peer2,peer3   # cut the network in two
+  peerchain devnet heal                # join it again: the heaviest chain wins
+  peerchain devnet status              # every peer's head
+
+Each peer's JSON-RPC URL is in the table and in devnet.json.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, "text")
+			if err != nil {
+				return err
+			}
+			cfg.Dir, cfg.Logger, cfg.Out = dir, log, cmd.OutOrStdout()
+			s, err := devnet.New(cfg)
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Nodes, "nodes", 4, fmt.Sprintf("number of peers (1 to %d)", devnet.MaxNodes))
+	f.IntVar(&cfg.Miners, "miners", 2, "how many of the peers mine")
+	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
+	f.BoolVar(&cfg.Quiet, "quiet", false, "print the peer table but no live status lines")
+	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every peer, e.g. --node-args=--miner.threads=2")
+	f.StringVar(&logLevel, "log.level", "warn", "log level of the supervisor: debug, info, warn or error")
+	cmd.PersistentFlags().StringVar(&dir, "dir", defaultDevnetDir(), "devnet directory: peers' data dirs, devnet.json, control socket")
+
+	dial := func() (*devnet.Client, error) { return devnet.Dial(dir) }
+	one := func(use, short string, fn func(*devnet.Client, string) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " NAME", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := dial()
+				if err != nil {
+					return err
+				}
+				return fn(c, args[0])
+			},
+		}
+	}
+	cmd.AddCommand(
+		one("kill", "Kill a peer of the running devnet (SIGKILL)", (*devnet.Client).Kill),
+		one("restart", "Restart a peer of the running devnet", (*devnet.Client).Restart),
+		&cobra.Command{
+			Use:   "partition GROUP GROUP...",
+			Short: "Cut the running devnet into groups (comma-separated peer names) until heal",
+			Args:  cobra.MinimumNArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				groups := make([][]string, len(args))
+				for i, a := range args {
+					for _, n := range strings.Split(a, ",") {
+						if n = strings.TrimSpace(n); n != "" {
+							groups[i] = append(groups[i], n)
+						}
+					}
+				}
+				c, err := dial()
+				if err != nil {
+					return err
+				}
+				return c.Partition(groups)
+			},
+		},
+		&cobra.Command{
+			Use: "heal", Short: "Join a partitioned devnet again", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				c, err := dial()
+				if err != nil {
+					return err
+				}
+				return c.Heal()
+			},
+		},
+		newDevnetStatusCmd(dial),
+	)
+	return cmd
+}
+
+func newDevnetStatusCmd(dial func() (*devnet.Client, error)) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use: "status", Short: "Show every peer of the running devnet and its head", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := dial()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "NAME\tALIVE\tPID\tHEAD\tHASH\tPEERS\tMINER\tRPC")
+			for _, p := range st {
+				fmt.Fprintf(w, "%s\t%v\t%d\t%d\t%s\t%d\t%v\t%s\n", p.Name, p.Alive, p.PID, p.Head, p.HeadHash.TerminalString(), p.Peers, p.Miner, p.RPC)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
