@@ -55,6 +55,8 @@ to spend them on a "peerchain node --dev":
 		newWalletListCmd(&f),
 		newWalletBalanceCmd(&f),
 		newWalletSendCmd(&f),
+		newWalletDeployCmd(&f),
+		newWalletCallCmd(&f),
 	)
 	return cmd
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
@@ -177,22 +179,42 @@ type Transfer struct {
 }
 
 // PrepareTransfer builds the unsigned EIP-1559 transaction of t from what
-// the node reports: chain id (eth_chainId), the sender's pending nonce
+// the node reports; see PrepareTx.
+func (c *Client) PrepareTransfer(ctx context.Context, t Transfer) (*types.Transaction, error) {
+	to := t.To
+	return c.PrepareTx(ctx, TxRequest{From: t.From, To: &to, Value: t.Value})
+}
+
+// TxRequest is a transaction to prepare: a transfer, a contract call (Data
+// set) or a deployment (To nil, Data the init code).
+type TxRequest struct {
+	From  common.Address
+	To    *common.Address
+	Value *big.Int // wei; nil means 0
+	Data  []byte
+}
+
+// PrepareTx builds the unsigned EIP-1559 transaction of r from what the
+// node reports: chain id (eth_chainId), the sender's pending nonce
 // (eth_getTransactionCount "pending"), tip (eth_maxPriorityFeePerGas), fee
 // cap = tip + 2 × the latest block's base fee (room for the base fee to
-// rise for a few full blocks) and gas (eth_estimateGas). It refuses, with
-// ErrInsufficientFunds, a transfer the sender's balance cannot pay for at
-// the fee cap.
-func (c *Client) PrepareTransfer(ctx context.Context, t Transfer) (*types.Transaction, error) {
-	if t.Value == nil || t.Value.Sign() < 0 {
-		return nil, fmt.Errorf("%w %v: a transfer value is a non-negative number of wei", ErrBadAmount, t.Value)
+// rise for a few full blocks) and gas (eth_estimateGas, which also reports
+// a revert with its reason). It refuses, with ErrInsufficientFunds, a
+// transaction the sender's balance cannot pay for at the fee cap.
+func (c *Client) PrepareTx(ctx context.Context, r TxRequest) (*types.Transaction, error) {
+	value := r.Value
+	if value == nil {
+		value = new(big.Int)
+	}
+	if value.Sign() < 0 {
+		return nil, fmt.Errorf("%w %v: a value is a non-negative number of wei", ErrBadAmount, value)
 	}
 	chainID, err := c.ChainID(ctx)
 	if err != nil {
 		return nil, err
 	}
 	nonce, err := call(ctx, c, "eth_getTransactionCount", func(ctx context.Context) (uint64, error) {
-		return c.eth.PendingNonceAt(ctx, t.From)
+		return c.eth.PendingNonceAt(ctx, r.From)
 	})
 	if err != nil {
 		return nil, err
@@ -211,25 +233,24 @@ func (c *Client) PrepareTransfer(ctx context.Context, t Transfer) (*types.Transa
 		return nil, fmt.Errorf("latest block %v at %s has no base fee: the node does not run EIP-1559", head.Number, c.cfg.URL)
 	}
 	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
-	balance, err := c.Balance(ctx, t.From)
+	balance, err := c.Balance(ctx, r.From)
 	if err != nil {
 		return nil, err
 	}
-	if balance.Wei.Cmp(t.Value) < 0 {
-		return nil, fmt.Errorf("%w: %s holds %s ether, less than the value %s ether", ErrInsufficientFunds, t.From.Hex(), balance.Ether(), FormatEther(t.Value))
+	if balance.Wei.Cmp(value) < 0 {
+		return nil, fmt.Errorf("%w: %s holds %s ether, less than the value %s ether", ErrInsufficientFunds, r.From.Hex(), balance.Ether(), FormatEther(value))
 	}
-	to := t.To
 	gas, err := call(ctx, c, "eth_estimateGas", func(ctx context.Context) (uint64, error) {
-		return c.eth.EstimateGas(ctx, ethereum.CallMsg{From: t.From, To: &to, Value: t.Value})
+		return c.eth.EstimateGas(ctx, ethereum.CallMsg{From: r.From, To: r.To, Value: value, Data: r.Data})
 	})
 	if err != nil {
-		return nil, err
+		return nil, withRevertReason(err)
 	}
 	maxCost := new(big.Int).Mul(feeCap, new(big.Int).SetUint64(gas))
-	maxCost.Add(maxCost, t.Value)
+	maxCost.Add(maxCost, value)
 	if balance.Wei.Cmp(maxCost) < 0 {
 		return nil, fmt.Errorf("%w: %s holds %s ether, less than value + gas %d × fee cap %s gwei = %s ether",
-			ErrInsufficientFunds, t.From.Hex(), balance.Ether(), gas, FormatGwei(feeCap), FormatEther(maxCost))
+			ErrInsufficientFunds, r.From.Hex(), balance.Ether(), gas, FormatGwei(feeCap), FormatEther(maxCost))
 	}
 	tx := types.NewTx(&types.DynamicFeeTx{
 		ChainID:   chainID,
@@ -237,12 +258,46 @@ func (c *Client) PrepareTransfer(ctx context.Context, t Transfer) (*types.Transa
 		GasTipCap: tip,
 		GasFeeCap: feeCap,
 		Gas:       gas,
-		To:        &to,
-		Value:     new(big.Int).Set(t.Value),
+		To:        r.To,
+		Value:     new(big.Int).Set(value),
+		Data:      r.Data,
 	})
-	c.cfg.Logger.Debug("Prepared transfer", "from", t.From, "to", t.To, "value", t.Value,
+	c.cfg.Logger.Debug("Prepared transaction", "from", r.From, "to", r.To, "value", value, "data", len(r.Data),
 		"chainid", chainID, "nonce", nonce, "gas", gas, "tip", tip, "feecap", feeCap, "basefee", head.BaseFee)
 	return tx, nil
+}
+
+// Call runs a read-only call at the latest block (eth_call) and returns
+// its output; a revert comes back as an error with the reason decoded.
+func (c *Client) Call(ctx context.Context, from common.Address, to common.Address, data []byte) ([]byte, error) {
+	out, err := call(ctx, c, "eth_call", func(ctx context.Context) ([]byte, error) {
+		return c.eth.CallContract(ctx, ethereum.CallMsg{From: from, To: &to, Data: data}, nil)
+	})
+	if err != nil {
+		return nil, withRevertReason(err)
+	}
+	return out, nil
+}
+
+// withRevertReason adds the decoded revert reason (Error(string)) to a
+// node's revert error when it carries revert data.
+func withRevertReason(err error) error {
+	var de interface{ ErrorData() interface{} }
+	if !errors.As(err, &de) {
+		return err
+	}
+	s, ok := de.ErrorData().(string)
+	if !ok {
+		return err
+	}
+	data, derr := hexutil.Decode(s)
+	if derr != nil {
+		return err
+	}
+	if reason, uerr := abi.UnpackRevert(data); uerr == nil {
+		return fmt.Errorf("%w (revert reason: %q)", err, reason)
+	}
+	return fmt.Errorf("%w (revert data %s)", err, s)
 }
 
 // Send submits a signed transaction (eth_sendRawTransaction). A node that
@@ -269,6 +324,10 @@ type Receipt struct {
 	// EffectiveGasPrice is what the sender paid per gas: base fee + tip,
 	// at most the fee cap.
 	EffectiveGasPrice *big.Int
+	// ContractAddress is set when the transaction created a contract.
+	ContractAddress common.Address
+	// Logs are the events the transaction emitted.
+	Logs []*types.Log
 }
 
 // Succeeded reports whether the transaction ran to completion.
@@ -318,6 +377,8 @@ func newReceipt(hash common.Hash, r *types.Receipt) *Receipt {
 		BlockHash:         r.BlockHash,
 		GasUsed:           r.GasUsed,
 		EffectiveGasPrice: r.EffectiveGasPrice,
+		ContractAddress:   r.ContractAddress,
+		Logs:              r.Logs,
 	}
 	if r.BlockNumber != nil {
 		out.BlockNumber = r.BlockNumber.Uint64()
