@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/peerchain/peerchain/internal/node"
 	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/wallet"
 )
 
 // devCoinbase is the first account of the dev mnemonic: --dev mines to it.
@@ -54,6 +58,9 @@ type nodeFlags struct {
 	maxPeers    int
 	banDuration time.Duration
 
+	unlock, keystoreDir, passwordFile string
+	insecureUnlock                    bool
+
 	logLevel, logFormat string
 }
 
@@ -86,6 +93,10 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.banDuration, "p2p.banduration", time.Hour, "how long a misbehaving peer is banned")
 	fs.IntVar(&f.cacheMB, "cache", 64, "database block cache in MiB")
 	fs.Uint64Var(&f.stateHistory, "state.history", 90_000, "blocks of state history kept: the deepest reorg the peer can follow")
+	fs.StringVar(&f.unlock, "unlock", "", "keystore accounts to unlock for eth_accounts, eth_sendTransaction and eth_sign (comma-separated addresses or indexes; --dev unlocks the 20 dev accounts)")
+	fs.StringVar(&f.keystoreDir, "keystore", "", "keystore of --unlock (default <datadir>/keystore)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file whose first line is the passphrase of the --unlock accounts")
+	fs.BoolVar(&f.insecureUnlock, "allow-insecure-unlock", false, "allow --unlock when the RPC listens beyond loopback")
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "text", "log format: text or json")
 }
@@ -205,7 +216,62 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	cfg.Pool.Lifetime = f.poolLifetime
 	cfg.CacheBytes = int64(f.cacheMB) << 20
 	cfg.StateHistory = f.stateHistory
+	accounts, err := f.unlockAccounts()
+	if err != nil {
+		return nil, err
+	}
+	if accounts != nil {
+		cfg.Accounts = accounts
+	}
 	return cfg, nil
+}
+
+// unlockAccounts builds the node's unlocked accounts: the dev accounts
+// with --dev, and the --unlock keystore accounts.
+func (f *nodeFlags) unlockAccounts() (*wallet.Unlocked, error) {
+	if !f.dev && f.unlock == "" {
+		return nil, nil
+	}
+	u := wallet.NewUnlocked()
+	if f.dev {
+		if err := u.AddDev(params.DevMnemonic, params.DevAccounts); err != nil {
+			return nil, err
+		}
+	}
+	if f.unlock == "" {
+		return u, nil
+	}
+	if host, _, err := net.SplitHostPort(f.rpcAddr); err == nil && !f.insecureUnlock {
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return nil, fmt.Errorf("--unlock with --rpc %s: unlocked accounts would sign for anyone who reaches that address; listen on loopback or add --allow-insecure-unlock", f.rpcAddr)
+		}
+	}
+	if f.passwordFile == "" {
+		return nil, errors.New("--unlock needs --password-file (the passphrase of the accounts)")
+	}
+	data, err := os.ReadFile(f.passwordFile)
+	if err != nil {
+		return nil, fmt.Errorf("--password-file: %w", err)
+	}
+	pass := strings.SplitN(string(data), "\n", 2)[0]
+	dir := f.keystoreDir
+	if dir == "" {
+		dir = filepath.Join(f.datadir, "keystore")
+	}
+	ks, err := wallet.NewKeystore(wallet.KeystoreConfig{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range strings.Split(f.unlock, ",") {
+		acct, err := ks.Resolve(strings.TrimSpace(ref))
+		if err != nil {
+			return nil, fmt.Errorf("--unlock %q: %w", ref, err)
+		}
+		if err := u.Unlock(ks, acct.Address, strings.TrimRight(pass, "\r")); err != nil {
+			return nil, fmt.Errorf("--unlock %s: %w", acct.Address.Hex(), err)
+		}
+	}
+	return u, nil
 }
 
 // envName is the environment variable of a flag: PEERCHAIN_MINER_THREADS.

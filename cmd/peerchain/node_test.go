@@ -81,6 +81,8 @@ func TestBadSettings(t *testing.T) {
 		{"bad log level", []string{"--log.level", "loud"}, nil, `--log.level "loud"`},
 		{"mine without coinbase", []string{"--mine", "--datadir", dir}, nil, "coinbase"},
 		{"missing genesis file", []string{"--genesis", filepath.Join(dir, "none.json")}, nil, "none.json"},
+		{"unlock on a public RPC", []string{"--unlock", "0", "--password-file", "pw", "--rpc", "0.0.0.0:8545"}, nil, "--allow-insecure-unlock"},
+		{"unlock without a password file", []string{"--unlock", "0"}, nil, "--unlock needs --password-file"},
 		{"bad genesis", []string{"--genesis", write("g.json", `{"config":{"chainId":5,"londonBlock":7},"difficulty":"0x100","gasLimit":"0x1000000","alloc":{}}`)}, nil, "config.londonBlock 7"},
 	}
 	for _, c := range cases {
@@ -92,7 +94,7 @@ func TestBadSettings(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			root.SetArgs(append([]string{"node", "--rpc", "off", "--datadir", filepath.Join(dir, "dd-"+strings.ReplaceAll(c.name, " ", "-"))}, c.args...))
+			root.SetArgs(append([]string{"node", "--rpc", "off", "--p2p", "off", "--datadir", filepath.Join(dir, "dd-"+strings.ReplaceAll(c.name, " ", "-"))}, c.args...))
 			err := root.Execute()
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error containing %q", err, c.want)

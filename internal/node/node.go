@@ -64,6 +64,10 @@ type Config struct {
 
 	// P2P is the peer-to-peer configuration.
 	P2P P2PConfig
+
+	// Accounts are keys unlocked for the RPC's eth_accounts,
+	// eth_sendTransaction and eth_sign. Optional.
+	Accounts rpc.Accounts
 }
 
 func (c *Config) validate() error {
@@ -171,7 +175,8 @@ func (n *Node) open() error {
 		rcfg := cfg.RPC
 		rcfg.Logger = cfg.Logger.With("module", "rpc")
 		n.rpc, err = rpc.NewServer(rcfg, rpc.Backend{
-			Chain: n.chain, Pool: n.pool, Miner: minerInfo, Net: netInfo, AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
+			Chain: n.chain, Pool: n.pool, Miner: minerInfo, Net: netInfo, Accounts: cfg.Accounts,
+			AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
 		})
 		if err != nil {
 			return err

@@ -105,10 +105,11 @@ type SyncStatus struct {
 
 // Backend is everything the API reads.
 type Backend struct {
-	Chain Chain // required
-	Pool  Pool  // required
-	Miner Miner
-	Net   Network
+	Chain    Chain // required
+	Pool     Pool  // required
+	Miner    Miner
+	Net      Network
+	Accounts Accounts
 	// AllowUnprotectedTxs accepts transactions without EIP-155 replay
 	// protection through eth_sendRawTransaction.
 	AllowUnprotectedTxs bool

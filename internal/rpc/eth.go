@@ -71,8 +71,14 @@ func (api *ethAPI) Syncing() (any, error) {
 	}, nil
 }
 
-// Accounts is eth_accounts: this node holds no unlocked keys.
-func (api *ethAPI) Accounts() []common.Address { return []common.Address{} }
+// Accounts is eth_accounts: the node's unlocked accounts (none unless it
+// runs with --dev or --unlock).
+func (api *ethAPI) Accounts() []common.Address {
+	if api.b.Accounts == nil {
+		return []common.Address{}
+	}
+	return api.b.Accounts.Accounts()
+}
 
 // Mining is eth_mining.
 func (api *ethAPI) Mining() bool { return api.b.Miner != nil }

@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum"
+	"github.com/ethereum/go-ethereum/accounts"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
 	"github.com/peerchain/peerchain/internal/chain/chaintest"
 	"github.com/peerchain/peerchain/internal/txpool"
+	"github.com/peerchain/peerchain/internal/wallet"
 )
 
 var (
@@ -413,5 +416,60 @@ func TestNetworkMethods(t *testing.T) {
 	// Off loopback the admin namespace is not served.
 	if isLoopback("0.0.0.0:8545") || !isLoopback("127.0.0.1:8545") || !isLoopback("[::1]:8545") || !isLoopback("localhost:1") {
 		t.Fatal("isLoopback misjudges")
+	}
+}
+
+func TestUnlockedAccounts(t *testing.T) {
+	ce := chaintest.New(t, chaingen.GenesisOptions{})
+	p, err := txpool.New(txpool.Config{Chain: ce.Chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := wallet.NewUnlocked()
+	me := u.Add(chaingen.Key(3))
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: p, Accounts: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	e := &env{t: t, url: "http://" + srv.Addr().String()}
+	if res, jerr := e.call("eth_accounts"); jerr != nil || !strings.Contains(strings.ToLower(string(res)), strings.ToLower(me.Hex())) {
+		t.Fatalf("eth_accounts: %s %v", res, jerr)
+	}
+	to := common.HexToAddress("0x0000000000000000000000000000000000005e4d")
+	res, jerr := e.call("eth_sendTransaction", map[string]any{"from": me, "to": to, "value": "0x10"})
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	var hash common.Hash
+	if err := json.Unmarshal(res, &hash); err != nil {
+		t.Fatal(err)
+	}
+	tx := p.Get(hash)
+	if tx == nil || tx.Gas() != 21000 || tx.Value().Int64() != 16 || tx.Type() != types.DynamicFeeTxType {
+		t.Fatalf("pooled transaction %+v", tx)
+	}
+	if from, _ := types.Sender(types.LatestSignerForChainID(big.NewInt(1337)), tx); from != me {
+		t.Fatalf("signed by %s, want %s", from, me)
+	}
+	msg := []byte("hello peerchain")
+	res, jerr = e.call("personal_sign", hexutil.Encode(msg), me)
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	var sig hexutil.Bytes
+	if err := json.Unmarshal(res, &sig); err != nil || len(sig) != 65 {
+		t.Fatalf("signature %s", res)
+	}
+	sig[64] -= 27
+	pub, err := crypto.SigToPub(accounts.TextHash(msg), sig)
+	if err != nil || crypto.PubkeyToAddress(*pub) != me {
+		t.Fatalf("signature recovers %v (%v), want %s", pub, err, me)
+	}
+	if _, jerr := e.call("eth_sendTransaction", map[string]any{"from": chaingen.Addr(0), "to": to}); jerr == nil || !strings.Contains(jerr.Message, "unknown account") {
+		t.Fatalf("send from a locked account: %+v", jerr)
 	}
 }

@@ -118,6 +118,7 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 		"net":       &netAPI{b: b},
 		"web3":      &web3API{},
 		"peerchain": &peerchainAPI{b: b},
+		"personal":  &personalAPI{eth: eth},
 	}
 	if isLoopback(cfg.Addr) {
 		apis["admin"] = &adminAPI{b: b}

@@ -59,4 +59,18 @@ results.push(await transfer(a, b, ethers.parseEther("1.5"), { type: 2 }));
 results.push(await transfer(b, a, ethers.parseEther("0.25"), { type: 0 }));
 const nonce = await provider.getTransactionCount(a.address, "latest");
 assert.ok(nonce >= 1, "nonce advanced");
+
+// The node's own accounts (--dev unlocks the dev accounts): eth_accounts,
+// eth_sendTransaction and personal_sign through ethers' JsonRpcSigner.
+const accounts = await provider.send("eth_accounts", []);
+assert.equal(accounts.length, 20, "dev accounts unlocked");
+assert.equal(ethers.getAddress(accounts[5]), account(5).address, "account order follows the mnemonic");
+const signer = await provider.getSigner(5);
+const before = await provider.getBalance(account(6).address);
+const sent = await signer.sendTransaction({ to: account(6).address, value: ethers.parseEther("0.5") });
+const sentRc = await sent.wait(1, 60_000);
+assert.equal(sentRc.status, 1, "node-signed transaction succeeded");
+assert.equal(await provider.getBalance(account(6).address, sentRc.blockNumber), before + ethers.parseEther("0.5"), "node-signed transfer arrived");
+const sig = await signer.signMessage("hello peerchain");
+assert.equal(ethers.verifyMessage("hello peerchain", sig), account(5).address, "personal_sign signature recovers the account");
 console.log(JSON.stringify({ ok: true, results }));
