@@ -28,7 +28,11 @@ e2e: build
 
 test: deps fmt vet build unit e2e
 
+# Benchmarks print ratios against baselines measured in the same run; the
+# RPC benchmark uses wrk as load generator when it is installed (Debian's
+# wrk) and installs Anvil from npm to compare with.
 bench: build
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) || true
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
 
 clean:
