@@ -106,20 +106,21 @@ func (v *HeaderVerifier) next(h *types.Header) error {
 		return re
 	}
 	num := h.Number.Uint64()
-	hash := h.Hash()
 	if want := v.val.rule.Next(v.last, v.anchor); h.Difficulty.Cmp(want) != 0 {
-		return ruleErr(RuleDifficulty, num, hash, "difficulty %v, the rule requires %v", h.Difficulty, want)
+		return ruleErr(RuleDifficulty, num, h.Hash(), "difficulty %v, the rule requires %v", h.Difficulty, want)
 	}
 	ph := pow.HeaderPowHash(h)
 	target := pow.Target(h.Difficulty)
 	if !pow.Meets(ph, &target) {
-		return &RuleError{Rule: RulePoW, Number: num, Hash: hash, Err: fmt.Errorf("%w: pow hash %x for difficulty %v", pow.ErrInvalidPoW, ph, h.Difficulty)}
+		return &RuleError{Rule: RulePoW, Number: num, Hash: h.Hash(), Err: fmt.Errorf("%w: pow hash %x for difficulty %v", pow.ErrInvalidPoW, ph, h.Difficulty)}
 	}
-	sorted := slices.Clone(v.times)
+	var buf [params.MedianTimeSpan]uint64
+	sorted := append(buf[:0], v.times...)
 	slices.Sort(sorted)
 	if median := sorted[len(sorted)/2]; h.Time <= median {
-		return ruleErr(RuleTimeMedian, num, hash, "timestamp %d not above the median %d of the last %d blocks", h.Time, median, len(sorted))
+		return ruleErr(RuleTimeMedian, num, h.Hash(), "timestamp %d not above the median %d of the last %d blocks", h.Time, median, len(sorted))
 	}
+	hash := h.Hash()
 	v.anchor = ChildAnchor(v.anchor, v.last.Number.Uint64(), h.Time)
 	v.td.Add(v.td, h.Difficulty)
 	v.times = append(v.times, h.Time)

@@ -101,9 +101,14 @@ func (v *Validator) VerifyHeader(h, parent *types.Header, parentAnchor uint64, c
 // verifyHeaderFields checks the rules that need only h, its parent and the
 // parent's PoW hash.
 func (v *Validator) verifyHeaderFields(h, parent *types.Header, parentPowHash common.Hash) *RuleError {
-	num, hash := h.Number.Uint64(), h.Hash()
+	// The hash is computed only for an error: hashing is most of the cost
+	// of checking a valid header.
 	fail := func(rule Rule, format string, args ...any) *RuleError {
-		return ruleErr(rule, num, hash, format, args...)
+		var num uint64
+		if h.Number != nil {
+			num = h.Number.Uint64()
+		}
+		return ruleErr(rule, num, h.Hash(), format, args...)
 	}
 	switch {
 	case h.Number.Cmp(new(big.Int).Add(parent.Number, common.Big1)) != 0:
