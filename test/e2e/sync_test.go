@@ -131,9 +131,16 @@ func TestLateJoinerKilledMidSync(t *testing.T) {
 	late.start()
 	cl := late.client()
 	deadline := time.Now().Add(2 * time.Minute)
+	sawProgress := false
 	for {
 		n, _ := headOf(t, cl)
-		if n >= 300 && n <= length-300 {
+		if !sawProgress {
+			if p, err := cl.SyncProgress(context.Background()); err == nil && p != nil && p.HighestBlock >= length && p.CurrentBlock > 0 {
+				sawProgress = true
+				t.Logf("eth_syncing: current %d, highest %d", p.CurrentBlock, p.HighestBlock)
+			}
+		}
+		if n >= 300 && n <= length-300 && sawProgress {
 			t.Logf("killing the late joiner mid-sync at block %d", n)
 			break
 		}
