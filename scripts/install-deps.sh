@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Node.js packages for the real-client
-# tests (pinned by test/e2e/package-lock.json). Idempotent.
+# tests (pinned by test/e2e/package-lock.json), and iproute2 for the
+# network-namespace tests. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ need_apt=()
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v gcc >/dev/null || need_apt+=(gcc)
+command -v ip >/dev/null || need_apt+=(iproute2)   # network-namespace tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
