@@ -3,17 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/peerchain/peerchain/internal/devnet"
-	"github.com/peerchain/peerchain/internal/node"
 )
 
-func defaultDevnetDir() string { return filepath.Join(node.DefaultDataDir(), "devnet") }
+func defaultDevnetDir() string { return devnet.DefaultDir() }
 
 func newDevnetCmd() *cobra.Command {
 	var (
@@ -47,6 +45,9 @@ Each peer's JSON-RPC URL is in the table and in devnet.json.`,
 				return err
 			}
 			cfg.Dir, cfg.Logger, cfg.Out = dir, log, cmd.OutOrStdout()
+			if !cmd.Flags().Changed("miners") {
+				cfg.Miners = min(cfg.Miners, cfg.Nodes) // --nodes 1 mines on its one peer
+			}
 			s, err := devnet.New(cfg)
 			if err != nil {
 				return err
@@ -55,8 +56,8 @@ Each peer's JSON-RPC URL is in the table and in devnet.json.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Nodes, "nodes", 4, fmt.Sprintf("number of peers (1 to %d)", devnet.MaxNodes))
-	f.IntVar(&cfg.Miners, "miners", 2, "how many of the peers mine")
+	f.IntVar(&cfg.Nodes, "nodes", devnet.DefaultNodes, fmt.Sprintf("number of peers (1 to %d)", devnet.MaxNodes))
+	f.IntVar(&cfg.Miners, "miners", devnet.DefaultMiners, "how many of the peers mine (at most --nodes)")
 	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
 	f.BoolVar(&cfg.Quiet, "quiet", false, "print the peer table but no live status lines")
 	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every peer, e.g. --node-args=--miner.threads=2")

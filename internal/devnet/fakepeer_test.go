@@ -1,0 +1,138 @@
+package devnet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// The supervisor's tests run this test binary as their peers: with
+// fakePeerEnv set it is a fake `peerchain node` that answers the few RPC
+// methods the supervisor calls and writes the peer ids it is told to block
+// to <datadir>/blocked.json, so a test can see what each peer was told.
+const (
+	fakePeerEnv = "PEERCHAIN_DEVNET_FAKE_PEER"
+	// fakeFailEnv names a peer that exits at once, as a bad flag would.
+	fakeFailEnv = "PEERCHAIN_DEVNET_FAKE_FAIL"
+	fakeChainID = 4242
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakePeerEnv) != "" {
+		os.Exit(fakePeer(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakePeer runs `node --datadir D --rpc ADDR ...` until SIGINT or SIGTERM.
+func fakePeer(args []string) int {
+	var dataDir, rpcAddr string
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "--datadir":
+			dataDir = args[i+1]
+		case "--rpc":
+			rpcAddr = args[i+1]
+		}
+	}
+	if len(args) == 0 || args[0] != "node" || dataDir == "" || rpcAddr == "" {
+		fmt.Fprintf(os.Stderr, "fake peer: want node --datadir D --rpc ADDR, got %q\n", args)
+		return 2
+	}
+	if os.Getenv(fakeFailEnv) == filepath.Base(dataDir) {
+		fmt.Fprintln(os.Stderr, "fake failure: unknown flag --bogus")
+		return 3
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	admin := &fakeAdmin{file: filepath.Join(dataDir, "blocked.json"), blocked: map[string]bool{}}
+	if err := admin.save(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	srv := gethrpc.NewServer()
+	for ns, api := range map[string]any{"eth": fakeEth{}, "net": fakeNet{}, "admin": admin} {
+		if err := srv.RegisterName(ns, api); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	ln, err := net.Listen("tcp", rpcAddr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	hs := &http.Server{Handler: srv}
+	go func() { <-ctx.Done(); _ = hs.Close() }()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+type fakeEth struct{}
+
+func (fakeEth) BlockNumber() hexutil.Uint64 { return 7 }
+func (fakeEth) ChainId() hexutil.Uint64     { return fakeChainID }
+func (fakeEth) GetBlockByNumber(tag string, full bool) map[string]any {
+	return map[string]any{"number": hexutil.Uint64(7), "hash": common.HexToHash("0xabcdef")}
+}
+
+type fakeNet struct{}
+
+func (fakeNet) PeerCount() hexutil.Uint64 { return 3 }
+
+// fakeAdmin keeps, like a real peer, its blocked set in memory only.
+type fakeAdmin struct {
+	file    string
+	mu      sync.Mutex
+	blocked map[string]bool
+}
+
+func (a *fakeAdmin) BlockPeers(ids []string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range ids {
+		a.blocked[id] = true
+	}
+	return true, a.save()
+}
+
+func (a *fakeAdmin) UnblockPeers() (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.blocked = map[string]bool{}
+	return true, a.save()
+}
+
+func (a *fakeAdmin) save() error {
+	ids := make([]string, 0, len(a.blocked))
+	for id := range a.blocked {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	data, err := json.Marshal(ids)
+	if err != nil {
+		return err
+	}
+	tmp := a.file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.file)
+}

@@ -1,0 +1,505 @@
+package devnet
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	lpeer "github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/peerchain/peerchain/internal/p2p"
+	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/wallet"
+)
+
+// stopGrace is how long a peer has to stop after SIGINT before SIGKILL.
+const stopGrace = 20 * time.Second
+
+// proc is one peer: its fixed description and command line, and the
+// process running it now (if any). info.PID, info.Alive and the fields
+// below args are guarded by Supervisor.mu.
+type proc struct {
+	info Peer
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	// stopping marks an exit the supervisor asked for.
+	stopping bool
+}
+
+// Supervisor runs a devnet: it starts, watches and stops the peers'
+// processes and carries out the control commands.
+type Supervisor struct {
+	cfg Config
+	log *slog.Logger
+	// ops serialises the control commands, so that, say, two restarts of
+	// one peer cannot start it twice. Taken before mu.
+	ops sync.Mutex
+	mu  struct {
+		sync.Mutex
+		peers     []*proc
+		partition [][]string
+		chainID   uint64
+		// closing refuses new starts once the devnet is stopping.
+		closing bool
+	}
+}
+
+// New prepares a devnet (data dirs, peer keys, ports, command lines); Run
+// starts it.
+func New(cfg Config) (*Supervisor, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Supervisor{cfg: cfg, log: cfg.Logger}
+	s.mu.chainID = params.DevChainID
+	if err := s.prepare(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepare creates every peer's data dir and key and picks its ports,
+// keeping the ports of an earlier devnet in the same dir when they are free.
+func (s *Supervisor) prepare() error {
+	dir := s.cfg.Dir
+	if conn, err := net.Dial("unix", SocketFile(dir)); err == nil {
+		conn.Close()
+		return fmt.Errorf("a devnet is already running in %s (stop it, or use another --dir)", dir)
+	}
+	old, _ := ReadState(dir)
+	if old != nil {
+		if err := s.waitOldPeers(old, stopGrace); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Reset {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("reset %s: %w", dir, err)
+		}
+		old = nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	want := make([]int, 2*s.cfg.Nodes)
+	for i := 0; i < s.cfg.Nodes; i++ {
+		if old != nil && i < len(old.Peers) && old.Peers[i].Name == peerName(i) {
+			want[2*i], want[2*i+1] = old.Peers[i].RPCPort, old.Peers[i].P2PPort
+		}
+	}
+	ports, err := pickPorts(want)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < s.cfg.Nodes; i++ {
+		p, err := s.newPeer(i, ports[2*i], ports[2*i+1])
+		if err != nil {
+			return err
+		}
+		s.mu.peers = append(s.mu.peers, p)
+	}
+	for _, p := range s.mu.peers {
+		p.args = s.nodeArgs(p)
+	}
+	return nil
+}
+
+func peerName(i int) string { return fmt.Sprintf("peer%d", i) }
+
+// newPeer describes peer i; its key is created now so that every peer id
+// is known before any process starts.
+func (s *Supervisor) newPeer(i, rpcPort, p2pPort int) (*proc, error) {
+	name := peerName(i)
+	dir := filepath.Join(s.cfg.Dir, name)
+	key, err := p2p.LoadOrCreateKey(filepath.Join(dir, "p2p", "key"))
+	if err != nil {
+		return nil, fmt.Errorf("peer key of %s: %w", name, err)
+	}
+	id, err := lpeer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("peer id of %s: %w", name, err)
+	}
+	info := Peer{
+		Name: name, ID: id.String(), DataDir: dir, Log: filepath.Join(dir, "node.log"),
+		RPCPort: rpcPort, P2PPort: p2pPort,
+		RPC: fmt.Sprintf("http://127.0.0.1:%d", rpcPort), WS: fmt.Sprintf("ws://127.0.0.1:%d", rpcPort),
+		P2P: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", p2pPort, id)},
+	}
+	if i < s.cfg.Miners {
+		k, err := wallet.DevKey(params.DevMnemonic, i)
+		if err != nil {
+			return nil, fmt.Errorf("coinbase of %s (dev account %d): %w", name, i, err)
+		}
+		info.Miner, info.Coinbase = true, crypto.PubkeyToAddress(k.PublicKey).Hex()
+	}
+	return &proc{info: info}, nil
+}
+
+// nodeArgs is p's command line: a full peer on its own ports, bootstrapped
+// to every other peer.
+func (s *Supervisor) nodeArgs(p *proc) []string {
+	var boot []string
+	for _, o := range s.mu.peers {
+		if o != p {
+			boot = append(boot, o.info.P2P...)
+		}
+	}
+	args := []string{"node", "--datadir", p.info.DataDir,
+		"--rpc", fmt.Sprintf("127.0.0.1:%d", p.info.RPCPort),
+		"--p2p", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.info.P2PPort),
+		"--log.format", "json"}
+	if len(boot) > 0 {
+		args = append(args, "--bootnodes", strings.Join(boot, ","))
+	}
+	if p.info.Miner {
+		args = append(args, "--mine", "--miner.coinbase", p.info.Coinbase)
+	}
+	return append(args, s.cfg.NodeArgs...)
+}
+
+// pickPorts returns one TCP port free on 127.0.0.1 for each entry of want:
+// the port asked for when it is free, otherwise (or for 0) a new one. It
+// holds every port until all are picked, so they are distinct.
+func pickPorts(want []int) ([]int, error) {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	out := make([]int, len(want))
+	for i, port := range want {
+		if port == 0 {
+			continue
+		}
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			held, out[i] = append(held, l), port
+		}
+	}
+	for i := range want {
+		if out[i] != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free TCP port on 127.0.0.1: %w", err)
+		}
+		held, out[i] = append(held, l), l.Addr().(*net.TCPAddr).Port
+	}
+	return out, nil
+}
+
+// waitOldPeers waits for peers of an earlier devnet in the same dir that
+// still run: their supervisor died and they are stopping (SIGTERM from the
+// kernel), but still hold their databases and ports.
+func (s *Supervisor) waitOldPeers(old *State, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for logged := false; ; logged = true {
+		var running []string
+		for _, p := range old.Peers {
+			if p.PID > 0 && p.DataDir != "" && runsIn(p.PID, p.DataDir) {
+				running = append(running, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
+			}
+		}
+		if len(running) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("peers of an earlier devnet in %s still run after %s: %s; stop them first", s.cfg.Dir, limit, strings.Join(running, ", "))
+		}
+		if !logged {
+			s.log.Warn("Waiting for the peers of an earlier devnet to stop", "peers", strings.Join(running, ", "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// runsIn reports whether process pid is a peer with dataDir on its command
+// line (and not a process that reused the pid).
+func runsIn(pid int, dataDir string) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && bytes.Contains(cmdline, []byte("\x00"+dataDir+"\x00"))
+}
+
+// Run starts every peer and the control socket, prints the peer table once
+// every RPC answers and then a live status line every Interval, and stops
+// every peer cleanly when ctx ends. It returns nil after a stop asked for
+// by ctx, and an error when the devnet could not start.
+func (s *Supervisor) Run(ctx context.Context) error {
+	ln, err := s.listenControl()
+	if err != nil {
+		return err
+	}
+	ctlCtx, cancelCtl := context.WithCancel(ctx)
+	srv, served := s.serveControl(ctlCtx, ln)
+	defer func() {
+		s.mu.Lock()
+		s.mu.closing = true
+		s.mu.Unlock()
+		cancelCtl()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		cancel()
+		<-served
+		s.stopAll()
+		_ = os.Remove(SocketFile(s.cfg.Dir))
+		if ctx.Err() != nil {
+			fmt.Fprintln(s.cfg.Out, "Every peer has stopped.")
+		}
+	}()
+
+	s.mu.Lock()
+	for _, p := range s.mu.peers {
+		if err := s.startLocked(p); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
+	s.writeStateLocked()
+	s.mu.Unlock()
+
+	if err := s.waitReady(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	s.learnChainID(ctx)
+	s.printTable()
+	tick := time.NewTicker(s.cfg.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(s.cfg.Out, "Stopping the devnet…")
+			return nil
+		case <-tick.C:
+			if !s.cfg.Quiet {
+				s.printStatus(ctx)
+			}
+		}
+	}
+}
+
+// startLocked launches p's process, its output appended to its log.
+func (s *Supervisor) startLocked(p *proc) error {
+	if s.mu.closing {
+		return fmt.Errorf("cannot start %s: the devnet is stopping", p.info.Name)
+	}
+	f, err := os.OpenFile(p.info.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the log of %s: %w", p.info.Name, err)
+	}
+	cmd := exec.Command(s.cfg.Binary, p.args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	// Own process group: a Ctrl-C in the terminal reaches only the
+	// supervisor, which then stops the peers itself; if the supervisor
+	// dies, the kernel sends its peers SIGTERM (a clean stop).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return fmt.Errorf("start %s (%s): %w", p.info.Name, s.cfg.Binary, err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.done, p.stopping = cmd, done, false
+	p.info.PID, p.info.Alive = cmd.Process.Pid, true
+	s.log.Info("Started peer", "name", p.info.Name, "pid", p.info.PID, "rpc", p.info.RPC)
+	go s.watch(p, cmd, f, done)
+	return nil
+}
+
+// watch waits for p's process to exit and records it; an exit nobody
+// asked for is reported, and the peer stays down (no automatic restart).
+func (s *Supervisor) watch(p *proc, cmd *exec.Cmd, log *os.File, done chan struct{}) {
+	err := cmd.Wait()
+	log.Close()
+	s.mu.Lock()
+	if p.cmd == cmd {
+		p.info.Alive = false
+		if !p.stopping {
+			s.log.Warn("Peer exited on its own", "name", p.info.Name, "pid", p.info.PID, "err", err)
+			fmt.Fprintf(s.cfg.Out, "%s (pid %d) exited on its own (%v); see %s\n", p.info.Name, p.info.PID, err, p.info.Log)
+		}
+		s.writeStateLocked()
+	}
+	s.mu.Unlock()
+	close(done)
+}
+
+// stop ends p's process: SIGKILL with kill set, otherwise SIGINT and, after
+// stopGrace, SIGKILL. It returns once the process is gone.
+func (s *Supervisor) stop(p *proc, kill bool) {
+	s.mu.Lock()
+	cmd, done := p.cmd, p.done
+	if cmd == nil || !p.info.Alive {
+		s.mu.Unlock()
+		return
+	}
+	p.stopping = true
+	s.mu.Unlock()
+	if kill {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("Peer did not stop after SIGINT; killing it", "name", p.info.Name, "grace", stopGrace)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+	}
+}
+
+// stopAll stops every peer at once, cleanly.
+func (s *Supervisor) stopAll() {
+	var wg sync.WaitGroup
+	for _, p := range s.procs() {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.stop(p, false) }()
+	}
+	wg.Wait()
+	s.mu.Lock()
+	s.writeStateLocked()
+	s.mu.Unlock()
+}
+
+// writeStateLocked rewrites devnet.json from the peers' state now.
+func (s *Supervisor) writeStateLocked() {
+	st := &State{Dir: s.cfg.Dir, ChainID: s.mu.chainID, Control: SocketFile(s.cfg.Dir), Partition: s.mu.partition}
+	for _, p := range s.mu.peers {
+		st.Peers = append(st.Peers, p.info)
+	}
+	if err := writeState(st); err != nil {
+		s.log.Error("Cannot write devnet.json", "err", err)
+	}
+}
+
+// procs returns the peers, in order.
+func (s *Supervisor) procs() []*proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*proc(nil), s.mu.peers...)
+}
+
+// infoOf returns p's description now.
+func (s *Supervisor) infoOf(p *proc) Peer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p.info
+}
+
+func (s *Supervisor) peer(name string) (*proc, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.mu.peers))
+	for _, p := range s.mu.peers {
+		if p.info.Name == name {
+			return p, nil
+		}
+		names = append(names, p.info.Name)
+	}
+	return nil, fmt.Errorf("no peer named %q (peers: %s)", name, strings.Join(names, ", "))
+}
+
+// waitReady waits until every peer's RPC answers; a peer that exits first
+// fails the start at once, with the end of its log.
+func (s *Supervisor) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StartTimeout)
+	defer cancel()
+	for _, p := range s.procs() {
+		s.mu.Lock()
+		info, done := p.info, p.done
+		s.mu.Unlock()
+		if err := waitRPC(ctx, info.RPC, done); err != nil {
+			return fmt.Errorf("%s did not come up: %w; last lines of %s:\n%s", info.Name, err, info.Log, logTail(info.Log, 12))
+		}
+	}
+	return nil
+}
+
+// waitRPC polls url until it answers, exited is closed or ctx ends.
+func waitRPC(ctx context.Context, url string, exited <-chan struct{}) error {
+	for {
+		var n hexutil.Uint64
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := call(cctx, url, &n, "eth_blockNumber")
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("the process exited before its RPC %s answered", url)
+		case <-ctx.Done():
+			return fmt.Errorf("RPC %s: %w (last error: %v)", url, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// learnChainID records the chain id the peers report (NodeArgs may name
+// another genesis than the dev one).
+func (s *Supervisor) learnChainID(ctx context.Context) {
+	p := s.infoOf(s.procs()[0])
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var id hexutil.Uint64
+	if err := call(ctx, p.RPC, &id, "eth_chainId"); err != nil {
+		s.log.Warn("Cannot read the chain id", "peer", p.Name, "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.mu.chainID = uint64(id)
+	s.writeStateLocked()
+	s.mu.Unlock()
+}
+
+// listenControl opens the control socket; a socket file left by a devnet
+// that died is removed first (New has checked that nothing answers on it).
+func (s *Supervisor) listenControl() (net.Listener, error) {
+	path := SocketFile(s.cfg.Dir)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove the stale control socket %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// serveControl answers the control commands on ln until srv is shut down;
+// every request's context ends with ctx.
+func (s *Supervisor) serveControl(ctx context.Context, ln net.Listener) (*http.Server, <-chan struct{}) {
+	srv := &http.Server{
+		Handler:           s.controlHandler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("Control socket", "err", err)
+		}
+	}()
+	return srv, done
+}
