@@ -57,6 +57,13 @@ func (e *RuleError) Unwrap() error { return e.Err }
 // misbehaving (clocks differ).
 func (e *RuleError) Permanent() bool { return e.Rule != RuleTimeFuture }
 
+// BodyMismatch reports whether the error, from [Validator.VerifyBody], says
+// only that a body does not belong to its header: the sender is at fault,
+// but the block the header names may still be valid with its own body.
+func (e *RuleError) BodyMismatch() bool {
+	return e.Rule == RuleUncles || e.Rule == RuleWithdrawals || e.Rule == RuleTxRoot
+}
+
 // Errors for blocks that are not invalid but cannot be imported now.
 var (
 	// ErrKnownBlock: the block is already stored.

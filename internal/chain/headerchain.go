@@ -37,10 +37,34 @@ func (c *Chain) VerifyHeader(h *types.Header) error {
 	return nil
 }
 
+// CheckSeal checks what a header proves on its own, before anything else
+// is looked at: its proof of work meets its difficulty, and that difficulty
+// is at least the chain's minimum. A header without a known parent can be
+// checked no further, so this is what makes every gossiped block cost its
+// sender real work.
+func (c *Chain) CheckSeal(h *types.Header) error {
+	var num uint64
+	if h.Number != nil {
+		num = h.Number.Uint64()
+	}
+	if h.Difficulty == nil || h.Difficulty.Cmp(c.val.rule.Minimum) < 0 {
+		return ruleErr(RuleDifficulty, num, h.Hash(), "difficulty %v below the chain's minimum %v", h.Difficulty, c.val.rule.Minimum)
+	}
+	if err := pow.VerifySeal(h); err != nil {
+		return &RuleError{Rule: RulePoW, Number: num, Hash: h.Hash(), Err: err}
+	}
+	return nil
+}
+
 // VerifyBody checks a block's body against its header: what a peer checks
-// before relaying a block, with VerifyHeader.
+// before relaying a block, with VerifyHeader. A body that is not the one
+// the header commits to (see [RuleError.BodyMismatch]) says nothing about
+// the block; a matching body that breaks a rule marks the block bad.
 func (c *Chain) VerifyBody(b *types.Block) error {
 	if re := c.val.VerifyBody(b); re != nil {
+		if !re.BodyMismatch() {
+			c.markBad(re)
+		}
 		return re
 	}
 	return nil

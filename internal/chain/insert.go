@@ -102,7 +102,12 @@ func (c *Chain) insertLocked(block *types.Block) (InsertStatus, *HeadEvent, erro
 		return 0, nil, re
 	}
 	if re := c.val.VerifyBody(block); re != nil {
-		c.markBad(re)
+		// The header passed, so a body that does not match it must not
+		// condemn the hash: anyone could pair a fresh block's header with
+		// a wrong body and so blacklist the genuine block.
+		if !re.BodyMismatch() {
+			c.markBad(re)
+		}
 		return 0, nil, re
 	}
 	meta := &chaindb.BlockMeta{

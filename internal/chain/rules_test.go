@@ -137,6 +137,42 @@ func TestEveryRuleRejects(t *testing.T) {
 	}() {
 		t.Fatalf("foreign block 0: %v, want %s", err, RuleNumber)
 	}
+	// A body that is not the one the header commits to is refused, and does
+	// not condemn the block the header names: anyone could pair a fresh
+	// block's header with a wrong body.
+	other := e.chain(parent, 1, func(b *chaingen.BlockGen) { b.Transfer(0, addrA, big.NewInt(2)) })[0]
+	none := []*types.Withdrawal{}
+	for _, c := range []struct {
+		name string
+		body types.Body
+		rule Rule
+	}{
+		{"another block's transactions", types.Body{Transactions: other.Transactions(), Withdrawals: none}, RuleTxRoot},
+		{"no transactions", types.Body{Withdrawals: none}, RuleTxRoot},
+		{"an uncle", types.Body{Transactions: valid.Transactions(), Uncles: []*types.Header{parent.Header()}, Withdrawals: none}, RuleUncles},
+		{"a withdrawal", types.Body{Transactions: valid.Transactions(), Withdrawals: []*types.Withdrawal{{Index: 1}}}, RuleWithdrawals},
+		{"no withdrawals list", types.Body{Transactions: valid.Transactions()}, RuleWithdrawals},
+	} {
+		swapped := types.NewBlockWithHeader(valid.Header()).WithBody(c.body)
+		if swapped.Hash() != valid.Hash() {
+			t.Fatalf("%s: swapped body changed the hash", c.name)
+		}
+		_, err := e.c.InsertBlock(swapped)
+		if re, ok := asRuleError(err); !ok || re.Rule != c.rule {
+			t.Fatalf("%s: got %v, want rule %s", c.name, err, c.rule)
+		}
+		if re, bad := e.c.IsBad(valid.Hash()); bad {
+			t.Fatalf("%s: the genuine block was marked bad: %v", c.name, re)
+		}
+	}
+	// A body that matches its header but breaks a rule condemns the block.
+	for _, c := range cases {
+		if c.rule == RuleBlobTx {
+			if _, bad := e.c.IsBad(c.block.Hash()); !bad {
+				t.Fatalf("%s: block not marked bad", c.name)
+			}
+		}
+	}
 	// After all that, the valid block is still accepted.
 	e.insert(valid)
 }

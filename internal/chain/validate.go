@@ -152,7 +152,10 @@ func (v *Validator) verifyHeaderFields(h, parent *types.Header, parentPowHash co
 }
 
 // VerifyBody checks a block's body against its (already verified) header:
-// everything that needs no execution.
+// everything that needs no execution. It first checks that the body is the
+// one the header commits to (no uncles, an empty withdrawals list, the
+// transactions root); a failure there, see [RuleError.BodyMismatch], says
+// nothing about the block the header names.
 func (v *Validator) VerifyBody(b *types.Block) *RuleError {
 	h := b.Header()
 	num, hash := b.NumberU64(), b.Hash()
@@ -162,13 +165,15 @@ func (v *Validator) VerifyBody(b *types.Block) *RuleError {
 	if b.Withdrawals() == nil || len(b.Withdrawals()) != 0 {
 		return ruleErr(RuleWithdrawals, num, hash, "body withdrawals must be an empty list, have %d", len(b.Withdrawals()))
 	}
+	if root := types.DeriveSha(b.Transactions(), trie.NewStackTrie(nil)); root != h.TxHash {
+		return ruleErr(RuleTxRoot, num, hash, "transactions root %s, body hashes to %s", h.TxHash, root)
+	}
+	// From here on the body is the one the header commits to: what is
+	// wrong with it is wrong with the block.
 	for i, tx := range b.Transactions() {
 		if tx.Type() == types.BlobTxType {
 			return ruleErr(RuleBlobTx, num, hash, "transaction %d (%s) is a blob transaction, not supported", i, tx.Hash())
 		}
-	}
-	if root := types.DeriveSha(b.Transactions(), trie.NewStackTrie(nil)); root != h.TxHash {
-		return ruleErr(RuleTxRoot, num, hash, "transactions root %s, body hashes to %s", h.TxHash, root)
 	}
 	if size := b.Size(); size > gparams.MaxBlockSize {
 		return ruleErr(RuleBlockSize, num, hash, "block is %d bytes, the cap is %d", size, gparams.MaxBlockSize)

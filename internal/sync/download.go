@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	gosync "sync"
 	"time"
 
@@ -19,14 +20,40 @@ const (
 	bodyBatch      = 64 // blocks per bodies request
 	bodiesInFlight = 16 // batches fetched ahead of the importer
 	maxBodyWorkers = 4
+	// keepHeaders bounds the headers held while a peer's chain has not yet
+	// shown more work than ours (about 5 MB). A longer chain is verified
+	// keeping only a checkpoint hash per request, then downloaded again
+	// against the checkpoints once its work is proven.
+	keepHeaders = 8192
 )
 
 var errNotHeavier = errors.New("peer's chain is not heavier than ours")
 
-// maybeSync starts a sync with the heaviest peer when it outweighs us.
+// peerFault marks a sync failure that is the sync peer's doing: it did not
+// back the work it claimed (no answer in time, a chain lighter than
+// claimed, a different chain on the second download, a lie about the
+// common ancestor). Each costs the peer a strike.
+type peerFault struct{ err error }
+
+func (e *peerFault) Error() string { return e.err.Error() }
+func (e *peerFault) Unwrap() error { return e.err }
+
+func fault(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pf *peerFault
+	if errors.As(err, &pf) {
+		return err
+	}
+	return &peerFault{err}
+}
+
+// maybeSync starts a sync with the best peer that claims more work than
+// ours; see peerTable.best.
 func (s *Syncer) maybeSync(ctx context.Context) {
-	p, st, ok := s.peers.best()
-	if !ok || st.td.Cmp(s.chain.CurrentTD()) <= 0 {
+	p, st, ok := s.peers.best(s.chain.CurrentTD())
+	if !ok || s.host.IsBanned(p) {
 		return
 	}
 	s.mu.Lock()
@@ -43,11 +70,21 @@ func (s *Syncer) maybeSync(ctx context.Context) {
 			s.mu.Unlock()
 			s.progress.stop()
 		}()
-		if err := s.syncWith(ctx, p, st); err != nil && ctx.Err() == nil {
-			s.log.Info("Sync stopped", "peer", p, "err", err)
-			if errors.Is(err, errNotHeavier) {
-				s.peers.remove(p) // until its next status says otherwise
+		err := s.syncWith(ctx, p, st)
+		var pf *peerFault
+		switch {
+		case err == nil:
+			s.peers.succeed(p)
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &pf):
+			strikes := s.peers.fail(p)
+			s.log.Info("Sync failed: the peer did not back its claim", "peer", p, "claimed td", st.td, "strikes", strikes, "err", err)
+			if strikes >= maxStrikes {
+				s.punish(p, fmt.Sprintf("claimed total difficulty %v and failed %d syncs in a row: %v", st.td, strikes, err))
 			}
+		default:
+			s.log.Info("Sync stopped", "peer", p, "err", err)
 		}
 		s.kick()
 	}()
@@ -60,9 +97,10 @@ func (s *Syncer) Syncing() bool {
 	return s.mu.syncing
 }
 
-// syncWith downloads and imports p's chain: the common ancestor, then every
-// header to p's head verified as one chain, then the bodies from several
-// peers at once, imported in order.
+// syncWith downloads and imports p's chain: the common ancestor, then the
+// headers up to the point where they outweigh our chain (proveWork), then
+// every header to p's head again or from memory, with the bodies fetched
+// from several peers and imported in order as they come (download).
 func (s *Syncer) syncWith(ctx context.Context, p peer.ID, st peerState) error {
 	start := time.Now()
 	anc, err := s.findAncestor(ctx, p, st.number)
@@ -71,51 +109,31 @@ func (s *Syncer) syncWith(ctx context.Context, p peer.ID, st peerState) error {
 	}
 	ours := s.chain.CurrentBlock().NumberU64()
 	s.log.Info("Sync started", "peer", p, "ancestor", anc.Number, "ours", ours, "theirs", st.number)
-	s.progress.start(ours, st.number)
-	v, err := s.chain.NewHeaderVerifier(anc.Hash())
+	proof, err := s.proveWork(ctx, p, anc, st.number)
 	if err != nil {
 		return err
 	}
-	var headers []*types.Header
-	for next := anc.Number.Uint64() + 1; next <= st.number; {
-		batch, err := s.fetchHeaders(ctx, p, next, min(maxHeadersPerRequest, st.number-next+1))
-		if err != nil {
-			return err
-		}
-		if len(batch) == 0 {
-			break // its chain moved; take what we have
-		}
-		if err := v.Verify(batch); err != nil {
-			var re *chain.RuleError
-			if errors.As(err, &re) && !re.Permanent() {
-				return err
-			}
-			s.punish(p, fmt.Sprintf("invalid header chain: %v", err))
-			return err
-		}
-		headers = append(headers, batch...)
-		next += uint64(len(batch))
-	}
-	if v.TD().Cmp(s.chain.CurrentTD()) <= 0 {
-		return fmt.Errorf("%w: %d headers reach total difficulty %v, ours is %v", errNotHeavier, len(headers), v.TD(), s.chain.CurrentTD())
-	}
-	s.log.Info("Header chain verified", "headers", len(headers), "td", v.TD(), "took", time.Since(start).Round(time.Millisecond))
-	if err := s.fetchAndImport(ctx, p, headers); err != nil {
+	s.peers.prove(p, proof.hash, proof.number, proof.td)
+	s.log.Info("Header chain outweighs ours", "at", proof.number, "td", proof.td, "took", time.Since(start).Round(time.Millisecond))
+	s.progress.start(ours, st.number)
+	if err := s.download(ctx, p, anc, st.number, proof); err != nil {
 		return err
 	}
 	head := s.chain.CurrentBlock()
-	s.log.Info("Sync done", "head", head.NumberU64(), "blocks", len(headers), "took", time.Since(start).Round(time.Millisecond))
+	s.log.Info("Sync done", "head", head.NumberU64(), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// findAncestor finds the highest block p and we both have on our
-// canonical chains, by binary search.
+// findAncestor finds the highest block p and we both have on our canonical
+// chains, by binary search. Only a match is believed (a hash cannot be
+// forged); a peer that lies about a mismatch only lowers the ancestor, and
+// proveWork catches it when it then serves our own block after it.
 func (s *Syncer) findAncestor(ctx context.Context, p peer.ID, theirs uint64) (*types.Header, error) {
 	hi := min(s.chain.CurrentBlock().NumberU64(), theirs)
 	common := func(n uint64) (bool, error) {
 		hs, err := s.fetchHeaders(ctx, p, n, 1)
 		if err != nil {
-			return false, err
+			return false, fault(err)
 		}
 		if len(hs) == 0 {
 			return false, nil
@@ -150,12 +168,94 @@ func (s *Syncer) findAncestor(ctx context.Context, p peer.ID, theirs uint64) (*t
 	return h, nil
 }
 
-// fetchHeaders asks p for count canonical headers from start.
+// workProof is what proveWork learnt of a peer's chain.
+type workProof struct {
+	// kept holds every header from the ancestor on when they fit in
+	// keepHeaders, nil otherwise.
+	kept []*types.Header
+	// checkpoints maps the number of the last header of each response to
+	// its hash, up to the proof point: the second download must match.
+	checkpoints map[uint64]common.Hash
+	// number, hash and td are the header where the chain's total
+	// difficulty passed ours and the minimum chain work.
+	number uint64
+	hash   common.Hash
+	td     *big.Int
+}
+
+// proveWork downloads and verifies p's headers after anc until their total
+// difficulty passes ours (and the minimum chain work), holding at most
+// keepHeaders of them. A chain that ends first is a claim not backed.
+func (s *Syncer) proveWork(ctx context.Context, p peer.ID, anc *types.Header, target uint64) (*workProof, error) {
+	v, err := s.chain.NewHeaderVerifier(anc.Hash())
+	if err != nil {
+		return nil, err
+	}
+	ourTD := s.chain.CurrentTD()
+	proof := &workProof{checkpoints: make(map[uint64]common.Hash)}
+	first := anc.Number.Uint64() + 1
+	for next := first; next <= target; {
+		batch, err := s.fetchHeaders(ctx, p, next, min(maxHeadersPerRequest, target-next+1))
+		if err != nil {
+			return nil, fault(err)
+		}
+		if len(batch) == 0 {
+			break // its chain ends here
+		}
+		if next == first {
+			// The ancestor search said the chains part after anc: our own
+			// block right after it means the peer lied to make us walk
+			// back and download what we have.
+			if ours, ok := s.chain.GetCanonicalHash(first); ok && ours == batch[0].Hash() {
+				return nil, fault(fmt.Errorf("the ancestor search said block %d differs from ours, then the peer served our block %s", first, ours))
+			}
+		}
+		if err := s.verifyHeaders(p, v, batch); err != nil {
+			return nil, err
+		}
+		last := batch[len(batch)-1]
+		proof.checkpoints[last.Number.Uint64()] = last.Hash()
+		if proof.kept != nil || next == first {
+			if len(proof.kept)+len(batch) <= keepHeaders {
+				proof.kept = append(proof.kept, batch...)
+			} else {
+				proof.kept = nil
+			}
+		}
+		next += uint64(len(batch))
+		if td := v.TD(); td.Cmp(ourTD) > 0 && td.Cmp(s.cfg.MinChainWork) >= 0 {
+			proof.number, proof.hash, proof.td = last.Number.Uint64(), last.Hash(), td
+			return proof, nil
+		}
+	}
+	return nil, fault(fmt.Errorf("%w: its headers to %d reach total difficulty %v; ours is %v, the minimum chain work %v",
+		errNotHeavier, v.Last().Number, v.TD(), ourTD, s.cfg.MinChainWork))
+}
+
+// verifyHeaders checks the next headers of p's chain. A header that breaks
+// a rule bans p; one from the future (clocks differ) only stops the sync.
+func (s *Syncer) verifyHeaders(p peer.ID, v *chain.HeaderVerifier, batch []*types.Header) error {
+	err := v.Verify(batch)
+	if err == nil {
+		return nil
+	}
+	var re *chain.RuleError
+	if errors.As(err, &re) && !re.Permanent() {
+		return err
+	}
+	s.punish(p, fmt.Sprintf("invalid header chain: %v", err))
+	return err
+}
+
+// fetchHeaders asks p for count canonical headers from start, within the
+// header timeout.
 func (s *Syncer) fetchHeaders(ctx context.Context, p peer.ID, start, count uint64) ([]*types.Header, error) {
 	req, err := encode(&HeadersRequest{Start: start, Count: count})
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HeaderTimeout)
+	defer cancel()
 	resp, err := s.host.Request(ctx, p, protoHeaders, req, maxHeadersResponse)
 	if err != nil {
 		if errors.Is(err, p2p.ErrOversized) {
@@ -189,63 +289,78 @@ type bodyResult struct {
 	err    error
 }
 
-// fetchAndImport downloads the bodies of headers in parallel from every
-// peer that has them and imports the blocks in order.
-func (s *Syncer) fetchAndImport(ctx context.Context, syncPeer peer.ID, headers []*types.Header) error {
-	if len(headers) == 0 {
-		return nil
-	}
+type bodyJob struct {
+	idx     int
+	headers []*types.Header
+}
+
+// download streams p's headers from anc to target (from memory when
+// proveWork kept them, else fetched again and checked against its
+// checkpoints), fetches their bodies in parallel from every peer that may
+// have them and imports the blocks in order. At most bodiesInFlight batches
+// of bodyBatch blocks are held at any time.
+func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Header, target uint64, proof *workProof) error {
+	var wg gosync.WaitGroup
+	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	batches := (len(headers) + bodyBatch - 1) / bodyBatch
 	var (
-		next    int
-		nextMu  gosync.Mutex
-		results = make(chan bodyResult, bodiesInFlight)
-		window  = make(chan struct{}, bodiesInFlight)
-		wg      gosync.WaitGroup
+		jobs      = make(chan bodyJob)
+		results   = make(chan bodyResult, bodiesInFlight)
+		window    = make(chan struct{}, bodiesInFlight)
+		done      = make(chan int, 1) // jobs emitted, when the header stream ends
+		srcs      = newBodySources()
+		streamErr error
 	)
-	take := func() (int, bool) {
-		nextMu.Lock()
-		defer nextMu.Unlock()
-		if next >= batches {
-			return 0, false
-		}
-		next++
-		return next - 1, true
-	}
-	workers := min(maxBodyWorkers, batches)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		idx := 0
+		emit := func(hs []*types.Header) bool {
+			for len(hs) > 0 {
+				n := min(bodyBatch, len(hs))
 				select {
 				case window <- struct{}{}:
 				case <-ctx.Done():
-					return
+					return false
 				}
-				idx, ok := take()
-				if !ok {
-					<-window
-					return
-				}
-				lo, hi := idx*bodyBatch, min((idx+1)*bodyBatch, len(headers))
-				blocks, err := s.fetchBodies(ctx, syncPeer, headers[lo:hi], w+idx)
 				select {
-				case results <- bodyResult{idx: idx, blocks: blocks, err: err}:
+				case jobs <- bodyJob{idx: idx, headers: hs[:n]}:
+				case <-ctx.Done():
+					return false
+				}
+				idx++
+				hs = hs[n:]
+			}
+			return true
+		}
+		streamErr = s.streamHeaders(ctx, syncPeer, anc, target, proof, emit)
+		done <- idx
+	}()
+	for w := 0; w < maxBodyWorkers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for j := range jobs {
+				blocks, err := s.fetchBodies(ctx, syncPeer, j.headers, w+j.idx, srcs)
+				select {
+				case results <- bodyResult{idx: j.idx, blocks: blocks, err: err}:
 				case <-ctx.Done():
 					return
 				}
 			}
 		}(w)
 	}
-	defer wg.Wait()
 	pending := make(map[int][]*types.Block)
-	for imported := 0; imported < batches; {
+	total := -1 // jobs the stream emitted, once it ended
+	for imported := 0; total < 0 || imported < total; {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case n := <-done:
+			total = n // streamErr is set: done is sent after it
+			continue
 		case r := <-results:
 			if r.err != nil {
 				return r.err
@@ -269,25 +384,117 @@ func (s *Syncer) fetchAndImport(ctx context.Context, syncPeer peer.ID, headers [
 		}
 		s.progress.maybeLog(s.log)
 	}
+	return streamErr
+}
+
+// streamHeaders hands emit p's verified headers from anc+1 to target in
+// order. Up to the proof point they must be the chain proveWork saw.
+func (s *Syncer) streamHeaders(ctx context.Context, p peer.ID, anc *types.Header, target uint64, proof *workProof, emit func([]*types.Header) bool) error {
+	v, err := s.chain.NewHeaderVerifier(anc.Hash())
+	if err != nil {
+		return err
+	}
+	next := anc.Number.Uint64() + 1
+	if proof.kept != nil {
+		if err := v.Verify(proof.kept); err != nil {
+			return err
+		}
+		if !emit(proof.kept) {
+			return ctx.Err()
+		}
+		next += uint64(len(proof.kept))
+	}
+	for next <= target {
+		batch, err := s.fetchHeaders(ctx, p, next, min(maxHeadersPerRequest, target-next+1))
+		if err != nil {
+			return fault(err)
+		}
+		if len(batch) == 0 {
+			if next <= proof.number {
+				return fault(fmt.Errorf("the peer served headers to %d, then none from %d", proof.number, next))
+			}
+			return nil // its chain moved since its status: we have the heavier part
+		}
+		if err := s.verifyHeaders(p, v, batch); err != nil {
+			return err
+		}
+		for _, h := range batch {
+			if want, ok := proof.checkpoints[h.Number.Uint64()]; ok && want != h.Hash() {
+				return fault(fmt.Errorf("header %d is %s now, the peer served %s before", h.Number, h.Hash(), want))
+			}
+		}
+		if !emit(batch) {
+			return ctx.Err()
+		}
+		next += uint64(len(batch))
+	}
 	return nil
 }
 
-// fetchBodies gets the bodies of headers from peers that have them,
-// spreading batches over peers by seed and retrying with the next peer on
-// failure. A body that does not match its header bans the peer that sent
-// it.
-func (s *Syncer) fetchBodies(ctx context.Context, syncPeer peer.ID, headers []*types.Header, seed int) ([]*types.Block, error) {
+// bodySources remembers, for one download, the peers that failed to serve
+// bodies, so later batches ask them last.
+type bodySources struct {
+	mu     gosync.Mutex
+	failed map[peer.ID]bool
+}
+
+func newBodySources() *bodySources { return &bodySources{failed: make(map[peer.ID]bool)} }
+
+func (b *bodySources) fail(p peer.ID) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failed[p] = true
+}
+
+// order puts the peers that have not failed first.
+func (b *bodySources) order(ps []peer.ID) []peer.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]peer.ID, 0, len(ps))
+	for _, p := range ps {
+		if !b.failed[p] {
+			out = append(out, p)
+		}
+	}
+	for _, p := range ps {
+		if b.failed[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// fetchBodies gets the bodies of headers: blocks already stored are read
+// locally, the rest are asked of peers that may have them, spread by seed,
+// retrying with the next peer on failure. A body that does not match its
+// header bans the peer that sent it.
+func (s *Syncer) fetchBodies(ctx context.Context, syncPeer peer.ID, headers []*types.Header, seed int, srcs *bodySources) ([]*types.Block, error) {
+	out := make([]*types.Block, 0, len(headers))
+	for _, h := range headers {
+		b := s.chain.GetBlock(h.Hash(), h.Number.Uint64())
+		if b == nil {
+			break
+		}
+		out = append(out, b)
+	}
+	if len(out) == len(headers) {
+		return out, nil
+	}
 	last := headers[len(headers)-1].Number.Uint64()
 	candidates := s.peers.withAtLeast(last)
 	if len(candidates) == 0 {
 		candidates = []peer.ID{syncPeer}
 	}
-	out := make([]*types.Block, 0, len(headers))
-	for attempt := 0; attempt < 2*len(candidates)+2 && len(out) < len(headers); attempt++ {
+	if n := len(candidates); n > 1 {
+		rot := seed % n
+		candidates = append(candidates[rot:], candidates[:rot]...)
+	}
+	candidates = srcs.order(candidates)
+	for attempt := 0; attempt < 2*len(candidates) && len(out) < len(headers); attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p := candidates[(seed+attempt)%len(candidates)]
+		p := candidates[attempt%len(candidates)]
 		if s.host.IsBanned(p) {
 			continue
 		}
@@ -300,11 +507,14 @@ func (s *Syncer) fetchBodies(ctx context.Context, syncPeer peer.ID, headers []*t
 		if err != nil {
 			return nil, err
 		}
-		resp, err := s.host.Request(ctx, p, protoBodies, req, maxBodiesResponse)
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.BodyTimeout)
+		resp, err := s.host.Request(rctx, p, protoBodies, req, maxBodiesResponse)
+		cancel()
 		if err != nil {
 			if errors.Is(err, p2p.ErrOversized) {
 				s.punish(p, err.Error())
 			}
+			srcs.fail(p)
 			continue
 		}
 		var r BodiesResponse
@@ -316,20 +526,24 @@ func (s *Syncer) fetchBodies(ctx context.Context, syncPeer peer.ID, headers []*t
 			s.punish(p, fmt.Sprintf("%d bodies for %d hashes", len(r.Bodies), len(rest)))
 			continue
 		}
+		if len(r.Bodies) == 0 {
+			srcs.fail(p) // it lacks them (another branch) or is over its budget
+			continue
+		}
 		for i, body := range r.Bodies {
 			if body == nil {
 				break
 			}
 			b := types.NewBlockWithHeader(rest[i]).WithBody(*body)
 			if err := s.chain.VerifyBody(b); err != nil {
-				s.punish(p, fmt.Sprintf("body of block %d does not match its header: %v", b.NumberU64(), err))
+				s.punish(p, fmt.Sprintf("served a body for block %d that fails its checks: %v", b.NumberU64(), err))
 				break
 			}
 			out = append(out, b)
 		}
 	}
 	if len(out) < len(headers) {
-		return nil, fmt.Errorf("bodies of blocks %d..%d unavailable from %d peers", headers[len(out)].Number, last, len(candidates))
+		return nil, fault(fmt.Errorf("bodies of blocks %d..%d unavailable from %d peers", headers[len(out)].Number, last, len(candidates)))
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -16,11 +17,22 @@ import (
 	"github.com/peerchain/peerchain/internal/txpool"
 )
 
+// sideBlockMargin is how far below the head's total difficulty, in blocks
+// of the head's difficulty, an unrequested block's branch may be and still
+// be stored: enough for the competing tips of a race at the same height,
+// never for a cheap fork.
+const sideBlockMargin = 4
+
 // validateBlock decides whether a gossiped block is relayed; see the
-// package comment for the policy.
+// package comment for the policy. from is the peer that forwarded it,
+// author the peer that signed it.
 func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data []byte) p2p.Verdict {
 	if from == s.host.ID() {
 		return p2p.Accept // our own block, already imported
+	}
+	if !s.gossip.allow(from) {
+		s.punish(from, fmt.Sprintf("flooding: more than %.0f gossiped blocks/s", s.cfg.GossipBlockRate))
+		return p2p.Reject
 	}
 	b := new(types.Block)
 	if err := decode(data, b, "block"); err != nil {
@@ -29,18 +41,66 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 	}
 	hash, num := b.Hash(), b.NumberU64()
 	if re, bad := s.chain.IsBad(hash); bad {
-		s.blame(from, author, re)
+		// Known bad by a rule the header commits to (its own or its
+		// execution): the signer made it. A forwarder may have relayed it
+		// on the author's record before running it.
+		s.blame(author, re)
 		return p2p.Reject
 	}
 	if s.chain.HasBlock(hash, num) {
 		return p2p.Ignore
 	}
-	if err := s.chain.VerifyHeader(b.Header()); err != nil {
-		return s.verdict(from, author, err)
+	// Proof of work first: everything after it costs us more than the
+	// message cost its sender.
+	if err := s.chain.CheckSeal(b.Header()); err != nil {
+		s.punishRelay(from, author, err)
+		return p2p.Reject
 	}
-	if ok, _ := s.trusted.Get(author); ok {
-		// A known author: relay on the header and PoW alone, and import
-		// right after (the import checks the body and runs the block).
+	if err := s.chain.VerifyHeader(b.Header()); err != nil {
+		var re *chain.RuleError
+		switch {
+		case errors.As(err, &re) && re.Rule == chain.RuleBadAncestor:
+			s.blame(author, re)
+			return p2p.Reject
+		case errors.As(err, &re) && re.Permanent():
+			// Every honest forwarder checked the header against the
+			// same parent before relaying it.
+			s.punishRelay(from, author, err)
+			return p2p.Reject
+		case errors.Is(err, chain.ErrUnknownParent):
+			s.checkPeer(from)
+		}
+		return p2p.Ignore // from the future, or not placeable yet
+	}
+	// The body must be the one the header commits to before the block is
+	// stored or relayed, whoever signed it; otherwise a relayer could send
+	// an honest block's header with another body.
+	if err := s.chain.VerifyBody(b); err != nil {
+		var re *chain.RuleError
+		if errors.As(err, &re) && !re.BodyMismatch() {
+			s.blame(author, re) // a matching body that breaks a rule: a bad block
+		} else {
+			s.punishRelay(from, author, err)
+		}
+		return p2p.Reject
+	}
+	// A block nobody asked for is stored only when its branch is about as
+	// heavy as ours, and relayed only when it would be our new head.
+	td := s.chain.GetTD(b.ParentHash(), num-1)
+	if td == nil {
+		return p2p.Ignore // parent gone since VerifyHeader: a race
+	}
+	td.Add(td, b.Difficulty())
+	headTD := s.chain.CurrentTD()
+	if !s.worthStoring(td, headTD) {
+		s.log.Debug("Ignored a light side block", "number", num, "hash", hash, "td", td, "head td", headTD, "from", from)
+		return p2p.Ignore
+	}
+	heavier := td.Cmp(headTD) > 0
+	if ok, _ := s.trusted.Get(author); ok && heavier {
+		// An author whose blocks became canonical: relay on the header,
+		// PoW and body match, and import right after (the import runs
+		// the block).
 		select {
 		case s.importCh <- gossipBlock{block: b, from: from, author: author}:
 		default:
@@ -49,17 +109,38 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 		s.relayed(hash)
 		return p2p.Accept
 	}
-	// An author without a record: import (fully validate) before relaying.
-	if _, err := s.chain.InsertBlock(b); err != nil {
+	// An author without that record, or a side block: import (fully
+	// validate) first.
+	status, err := s.chain.InsertBlock(b)
+	if err != nil {
 		if errors.Is(err, chain.ErrKnownBlock) {
 			return p2p.Ignore
 		}
-		return s.verdict(from, author, err)
+		var re *chain.RuleError
+		if errors.As(err, &re) && re.Permanent() {
+			s.blame(author, re)
+			return p2p.Reject
+		}
+		return p2p.Ignore
+	}
+	s.afterImport(from, b)
+	if status != chain.StatusHead {
+		return p2p.Ignore // stored, never relayed
 	}
 	s.trusted.Add(author, true)
-	s.afterImport(from, b)
 	s.relayed(hash)
 	return p2p.Accept
+}
+
+// worthStoring reports whether an unrequested block whose branch has total
+// difficulty td may be stored next to a head of headTD: near the head's
+// work, and at least the minimum chain work.
+func (s *Syncer) worthStoring(td, headTD *big.Int) bool {
+	if td.Cmp(s.cfg.MinChainWork) < 0 {
+		return false
+	}
+	margin := new(big.Int).Mul(s.chain.CurrentBlock().Difficulty(), big.NewInt(sideBlockMargin))
+	return new(big.Int).Add(td, margin).Cmp(headTD) > 0
 }
 
 func (s *Syncer) relayed(hash common.Hash) {
@@ -68,40 +149,47 @@ func (s *Syncer) relayed(hash common.Hash) {
 	}
 }
 
-// verdict maps an import or check error to a gossip verdict, banning for
-// permanent rule violations and asking for the parent's chain when the
-// parent is missing.
-func (s *Syncer) verdict(from, author peer.ID, err error) p2p.Verdict {
-	var re *chain.RuleError
-	switch {
-	case errors.As(err, &re) && re.Permanent():
-		s.blame(from, author, re)
-		return p2p.Reject
-	case errors.Is(err, chain.ErrUnknownParent):
-		go s.checkPeer(from)
-		return p2p.Ignore
-	default:
-		return p2p.Ignore
-	}
-}
-
-// blame bans the author of an invalid block. A relayer is not blamed: it
-// may have relayed on a record of the author that we do not share.
-func (s *Syncer) blame(_, author peer.ID, re *chain.RuleError) {
+// blame bans the author of an invalid block. A forwarder is not blamed: it
+// may have relayed the block on a record of the author we do not share.
+func (s *Syncer) blame(author peer.ID, re *chain.RuleError) {
 	s.punish(author, fmt.Sprintf("invalid block %d: rule %s", re.Number, re.Rule))
 }
 
-// checkPeer refreshes a peer's status (it announced a block whose parent we
-// lack) so the sync loop can fetch its chain.
+// punishRelay bans the author and the forwarder of a block that fails a
+// check every honest peer makes before relaying: proof of work, header
+// rules, and a body that matches its header. The block itself may still
+// be valid (with its own body): only the senders are at fault.
+func (s *Syncer) punishRelay(from, author peer.ID, err error) {
+	reason := fmt.Sprintf("relayed a block that fails the relay checks: %v", err)
+	s.punish(author, reason)
+	if from != author {
+		s.punish(from, reason)
+	}
+}
+
+// checkPeer asks a peer for its status because it forwarded a block whose
+// parent we lack, so the sync loop can fetch its chain: at most once per
+// peer every few seconds, and a bounded number at a time.
 func (s *Syncer) checkPeer(p peer.ID) {
-	ctx, cancel := context.WithTimeout(context.Background(), p2p.StreamTimeout)
-	defer cancel()
-	st, err := s.requestStatus(ctx, p)
-	if err != nil || s.checkStatus(st) != nil {
+	const maxChecks = 16
+	if !s.peers.tryCheck(p) {
 		return
 	}
-	s.peers.update(p, st.Head, st.Number, st.TD)
-	s.kick()
+	if s.checks.Add(1) > maxChecks {
+		s.checks.Add(-1)
+		return
+	}
+	go func() {
+		defer s.checks.Add(-1)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HeaderTimeout)
+		defer cancel()
+		st, err := s.requestStatus(ctx, p)
+		if err != nil || s.checkStatus(st) != nil {
+			return
+		}
+		s.peers.claim(p, st.Head, st.Number, st.TD)
+		s.kick()
+	}()
 }
 
 // onBlock is called for accepted blocks; the validator has already
@@ -123,19 +211,19 @@ func (s *Syncer) importLoop(ctx context.Context) {
 				if errors.As(err, &re) && re.Permanent() {
 					s.log.Warn("Gossiped block failed import", "number", g.block.NumberU64(), "author", g.author, "err", err)
 					s.trusted.Remove(g.author)
-					s.punish(g.author, fmt.Sprintf("invalid block %d: rule %s", re.Number, re.Rule))
+					s.blame(g.author, re)
 				} else if errors.Is(err, chain.ErrUnknownParent) {
-					go s.checkPeer(g.from)
+					s.checkPeer(g.from)
 				}
 			}
 		}
 	}
 }
 
-// afterImport records that from has block b.
+// afterImport records that from has block b, which we hold: work proven.
 func (s *Syncer) afterImport(from peer.ID, b *types.Block) {
 	if td := s.chain.GetTD(b.Hash(), b.NumberU64()); td != nil {
-		s.peers.update(from, b.Hash(), b.NumberU64(), td)
+		s.peers.prove(from, b.Hash(), b.NumberU64(), td)
 	}
 }
 

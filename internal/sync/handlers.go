@@ -46,12 +46,19 @@ func (s *Syncer) handleStatus(_ context.Context, from peer.ID, req []byte) ([]by
 		return nil, err
 	}
 	if err := s.checkStatus(st); err == nil {
-		s.peers.update(from, st.Head, st.Number, st.TD)
+		s.peers.claim(from, st.Head, st.Number, st.TD)
 		if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
 			s.kick()
 		}
 	}
 	return encode(s.status())
+}
+
+// budget returns how many bytes of bodies or transactions p may have now:
+// its share of ServeBytesRate, at most the soft response cap. Zero or less
+// means it must wait (it gets an empty answer and asks another peer).
+func (s *Syncer) budget(p peer.ID) int {
+	return int(min(s.outBytes.available(p), softResponseBytes))
 }
 
 func (s *Syncer) handleHeaders(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
@@ -62,7 +69,10 @@ func (s *Syncer) handleHeaders(_ context.Context, _ peer.ID, req []byte) ([]byte
 	if r.Count > maxHeadersPerRequest {
 		r.Count = maxHeadersPerRequest
 	}
-	headers := make([]*types.Header, 0, r.Count)
+	// Headers are not charged to the byte budget: a request is at most
+	// 1,024 of them (about 600 KB) and requests are rate limited, while
+	// sync verifies headers faster than the budget would let them come.
+	headers := make([]*types.Header, 0, min(r.Count, 64))
 	for n := r.Start; n < r.Start+r.Count && n >= r.Start; n++ {
 		h := s.chain.GetHeaderByNumber(n)
 		if h == nil {
@@ -73,7 +83,7 @@ func (s *Syncer) handleHeaders(_ context.Context, _ peer.ID, req []byte) ([]byte
 	return encode(headers)
 }
 
-func (s *Syncer) handleBodies(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
+func (s *Syncer) handleBodies(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var r HashesRequest
 	if err := decode(req, &r, "bodies request"); err != nil {
 		return nil, err
@@ -82,22 +92,27 @@ func (s *Syncer) handleBodies(_ context.Context, _ peer.ID, req []byte) ([]byte,
 		return nil, &errMalformed{what: "bodies request", err: fmt.Errorf("%d hashes, at most %d", len(r.Hashes), maxBodiesPerRequest)}
 	}
 	var (
-		out  BodiesResponse
-		size int
+		out   BodiesResponse
+		size  int
+		limit = s.budget(from)
 	)
 	for _, h := range r.Hashes {
+		if size >= limit {
+			break
+		}
 		b := s.chain.GetBlockByHash(h)
-		if b == nil || size > softResponseBytes {
+		if b == nil {
 			break
 		}
 		out.Bodies = append(out.Bodies, b.Body())
 		size += int(b.Size())
 	}
+	s.outBytes.spend(from, float64(size))
 	s.bodiesServed.Add(uint64(len(out.Bodies)))
 	return encode(&out)
 }
 
-func (s *Syncer) handleTxs(_ context.Context, _ peer.ID, req []byte) ([]byte, error) {
+func (s *Syncer) handleTxs(_ context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var r HashesRequest
 	if err := decode(req, &r, "transactions request"); err != nil {
 		return nil, err
@@ -106,10 +121,14 @@ func (s *Syncer) handleTxs(_ context.Context, _ peer.ID, req []byte) ([]byte, er
 		return nil, &errMalformed{what: "transactions request", err: fmt.Errorf("%d hashes, at most %d", len(r.Hashes), maxTxsPerRequest)}
 	}
 	var (
-		out  TxsResponse
-		size int
+		out   TxsResponse
+		size  int
+		limit = s.budget(from)
 	)
 	for _, h := range r.Hashes {
+		if size >= limit {
+			break
+		}
 		tx := s.pool.Get(h)
 		if tx == nil {
 			continue
@@ -118,11 +137,10 @@ func (s *Syncer) handleTxs(_ context.Context, _ peer.ID, req []byte) ([]byte, er
 		if err != nil {
 			continue
 		}
-		if size += len(enc); size > softResponseBytes {
-			break
-		}
+		size += len(enc)
 		out.Txs = append(out.Txs, enc)
 	}
+	s.outBytes.spend(from, float64(size))
 	return encode(&out)
 }
 

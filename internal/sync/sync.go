@@ -3,19 +3,36 @@
 // over gossip, the request handlers other peers call, and headers-first
 // sync with bodies fetched in parallel from several peers.
 //
-// Relay policy. A block is relayed only after its header rules and proof
-// of work pass. A block whose author (the peer that signed the gossip
-// message) has already given us a block that imported cleanly is relayed
-// on those checks alone and imported right after (the import checks the
-// body and runs the block); a block from an author we have no such record
-// of is imported — fully validated — before it is relayed. So a peer that spends real work on a block with a wrong state
-// root reaches nobody, while blocks of known miners travel at the speed of
-// a header check. An author whose block fails import loses that standing
-// and is banned.
+// Nothing a peer says is believed before it is checked, and every check is
+// ordered so that the cheap ones come first:
+//
+//   - A gossiped block must carry valid proof of work at no less than the
+//     chain's minimum difficulty before anything else is looked at; then
+//     its header rules against a stored parent; then its body must be the
+//     one the header commits to. A block is relayed only after all three.
+//     A body that does not match its header bans the peers that signed and
+//     forwarded it, and never marks the block itself bad: a relayer cannot
+//     blacklist an honest block by pairing its header with another body.
+//   - A block nobody asked for is stored only if its branch's total
+//     difficulty is near the head's (and above the configured minimum chain
+//     work); a side block is never relayed.
+//   - A block whose author (the peer that signed the gossip message) has
+//     already given us a block that became canonical is relayed on those
+//     checks and imported right after; a block from an author without that
+//     record is imported — executed, state root and all — before it is
+//     relayed. An author whose block fails import is banned.
+//   - A peer's claimed total difficulty only chooses whom to sync from.
+//     Work counts once a verified header chain shows it; a peer that does
+//     not back its claim in time gets a strike, its turn passes to the next
+//     peer, and three strikes in a row ban it.
+//   - Headers-first sync holds a bounded number of headers: past that it
+//     keeps only checkpoint hashes until the headers show more work than
+//     ours, then downloads them again against the checkpoints, fetching
+//     bodies and importing as it goes.
 //
 // Misbehaviour — an invalid block, a malformed or oversized message,
-// flooding requests — bans the peer for a time; banned peers' messages are
-// not relayed. sync imports p2p, chain, txpool, chaindb, pow and params; it
+// flooding requests or gossip — bans the peer for a time; banned peers'
+// messages are not relayed. sync imports p2p, chain, txpool, chaindb, pow and params; it
 // must not import rpc, miner or node.
 package sync
 
@@ -54,6 +71,7 @@ type Chain interface {
 	GetBlockByHash(hash common.Hash) *types.Block
 	HasBlock(hash common.Hash, number uint64) bool
 	IsBad(hash common.Hash) (*chain.RuleError, bool)
+	CheckSeal(h *types.Header) error
 	VerifyHeader(h *types.Header) error
 	VerifyBody(b *types.Block) error
 	GetTD(hash common.Hash, number uint64) *big.Int
@@ -70,7 +88,7 @@ type Pool interface {
 	SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription
 }
 
-// Config configures a Syncer.
+// Config configures a Syncer; zero fields take the defaults shown.
 type Config struct {
 	Host   *p2p.Host // required
 	Chain  Chain     // required
@@ -79,9 +97,76 @@ type Config struct {
 	// RequestRate bounds the requests one peer may make per second before
 	// it counts as flooding. Default 100.
 	RequestRate float64
+	// GossipBlockRate bounds the gossiped blocks one peer may forward per
+	// second (burst twice that) before it counts as flooding. Default 20.
+	GossipBlockRate float64
+	// ServeBytesRate bounds the bytes of headers, bodies and transactions
+	// served to one peer per second (burst twice that); a peer over it
+	// gets short answers until it waits. Default 32 MiB.
+	ServeBytesRate float64
+	// MinChainWork is the least total difficulty a chain must have before
+	// its blocks are downloaded or stored: the work of a known honest
+	// chain, so that a fresh peer on a real network spends nothing on
+	// cheap forks. Default 0 (no minimum).
+	MinChainWork *big.Int
+	// HeaderTimeout bounds one headers (or status) request in sync: a peer
+	// that claims more work must start backing it within this time.
+	// Default 10s.
+	HeaderTimeout time.Duration
+	// BodyTimeout bounds one bodies request. Default 20s.
+	BodyTimeout time.Duration
+	// StrikeBackoff is how long a peer that failed a sync waits before it
+	// is asked again; it doubles with each strike in a row. Default 5s.
+	StrikeBackoff time.Duration
+	// Now is the clock of the peer table and rate limits. Default time.Now.
+	Now func() time.Time
 	// OnBlockRelayed, if set, is called with the hash of every gossiped
 	// block this peer accepts for relay (metrics and benchmarks).
 	OnBlockRelayed func(hash common.Hash)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case c.Host == nil:
+		return errors.New("sync config: Host is required")
+	case c.Chain == nil:
+		return errors.New("sync config: Chain is required")
+	case c.Pool == nil:
+		return errors.New("sync config: Pool is required")
+	case c.MinChainWork != nil && c.MinChainWork.Sign() < 0:
+		return fmt.Errorf("sync config: MinChainWork %v is negative", c.MinChainWork)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.RequestRate == 0 {
+		c.RequestRate = 100
+	}
+	if c.GossipBlockRate == 0 {
+		c.GossipBlockRate = 20
+	}
+	if c.ServeBytesRate == 0 {
+		c.ServeBytesRate = 32 << 20
+	}
+	if c.MinChainWork == nil {
+		c.MinChainWork = new(big.Int)
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = 10 * time.Second
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 20 * time.Second
+	}
+	if c.StrikeBackoff == 0 {
+		c.StrikeBackoff = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.RequestRate < 0 || c.GossipBlockRate < 0 || c.ServeBytesRate < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.StrikeBackoff < 0 {
+		return errors.New("sync config: rates, timeouts and backoff must not be negative")
+	}
+	return nil
 }
 
 // Syncer runs the chain protocol over a p2p host.
@@ -94,8 +179,11 @@ type Syncer struct {
 	blocks *p2p.Topic
 	txs    *p2p.Topic
 
-	peers   *peerTable
-	limiter *rateLimiter
+	peers    *peerTable
+	limiter  *rateLimiter // requests per peer
+	gossip   *rateLimiter // gossiped blocks per peer
+	outBytes *rateLimiter // bytes served per peer
+	checks   atomic.Int64 // unknown-parent status requests in flight
 
 	// trusted authors: peers whose gossiped block imported cleanly.
 	trusted *lru.Cache[peer.ID, bool]
@@ -122,24 +210,15 @@ type gossipBlock struct {
 
 // New registers the protocol handlers and gossip topics on the host.
 func New(cfg Config) (*Syncer, error) {
-	switch {
-	case cfg.Host == nil:
-		return nil, errors.New("sync config: Host is required")
-	case cfg.Chain == nil:
-		return nil, errors.New("sync config: Chain is required")
-	case cfg.Pool == nil:
-		return nil, errors.New("sync config: Pool is required")
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RequestRate == 0 {
-		cfg.RequestRate = 100
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	s := &Syncer{
 		cfg: cfg, log: cfg.Logger, host: cfg.Host, chain: cfg.Chain, pool: cfg.Pool,
-		peers:    newPeerTable(),
-		limiter:  newRateLimiter(cfg.RequestRate),
+		peers:    newPeerTable(cfg.StrikeBackoff, cfg.Now),
+		limiter:  newRateLimiter(cfg.RequestRate, 2*cfg.RequestRate, cfg.Now),
+		gossip:   newRateLimiter(cfg.GossipBlockRate, 2*cfg.GossipBlockRate, cfg.Now),
+		outBytes: newRateLimiter(cfg.ServeBytesRate, 2*cfg.ServeBytesRate, cfg.Now),
 		trusted:  lru.NewCache[peer.ID, bool](1024),
 		fromNet:  lru.NewCache[common.Hash, bool](1 << 16),
 		importCh: make(chan gossipBlock, 256),
@@ -158,32 +237,85 @@ func New(cfg Config) (*Syncer, error) {
 }
 
 // Run drives sync until ctx ends: the handshake results, the sync loop,
-// gossip imports and transaction relay.
+// status refreshes, gossip imports and transaction relay.
 func (s *Syncer) Run(ctx context.Context) error {
 	var wg gosync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.importLoop(ctx) }()
 	go func() { defer wg.Done(); s.relayTxs(ctx) }()
 	go func() { defer wg.Done(); s.reannounce(ctx) }()
+	go func() { defer wg.Done(); s.refreshLoop(ctx) }()
 	// Peers that connected before Run get their handshake now.
 	for _, p := range s.host.Peers() {
 		go s.onConnect(p.ID)
 	}
-	tick := time.NewTicker(3 * time.Second)
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			s.refreshStatuses(ctx)
 		case <-s.wake:
 		}
 		s.maybeSync(ctx)
 	}
+}
+
+// refreshLoop polls, in parallel, the peers whose status is old, to notice
+// heavier chains that gossip did not bring, and forgets what the rate
+// limits and the peer table no longer need.
+func (s *Syncer) refreshLoop(ctx context.Context) {
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		s.refreshStatuses(ctx)
+		s.peers.prune()
+		s.limiter.prune()
+		s.gossip.prune()
+		s.outBytes.prune()
+	}
+}
+
+// refreshStatuses asks every stale peer for its status at once (a few at a
+// time), each within the header timeout.
+func (s *Syncer) refreshStatuses(ctx context.Context) {
+	const parallel = 8
+	var (
+		wg  gosync.WaitGroup
+		sem = make(chan struct{}, parallel)
+	)
+	for _, p := range s.peers.stale(6 * time.Second) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		}
+		wg.Add(1)
+		go func(p peer.ID) {
+			defer func() { <-sem; wg.Done() }()
+			rctx, cancel := context.WithTimeout(ctx, s.cfg.HeaderTimeout)
+			defer cancel()
+			st, err := s.requestStatus(rctx, p)
+			if err != nil || s.checkStatus(st) != nil {
+				return
+			}
+			s.peers.claim(p, st.Head, st.Number, st.TD)
+			if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
+				s.kick()
+			}
+		}(p)
+	}
+	wg.Wait()
 }
 
 // kick asks the loop to look for a better chain now.
@@ -210,9 +342,9 @@ func (s *Syncer) status() *Status {
 // onConnect runs the handshake with a new peer, then pulls its pending
 // transactions.
 func (s *Syncer) onConnect(p peer.ID) {
-	ctx, cancel := context.WithTimeout(context.Background(), p2p.StreamTimeout)
-	defer cancel()
-	st, err := s.requestStatus(ctx, p)
+	hctx, hcancel := context.WithTimeout(context.Background(), s.cfg.HeaderTimeout)
+	st, err := s.requestStatus(hctx, p)
+	hcancel()
 	if err != nil {
 		s.log.Debug("Handshake failed", "peer", p, "err", err)
 		var mal *errMalformed
@@ -228,11 +360,13 @@ func (s *Syncer) onConnect(p peer.ID) {
 		s.host.Disconnect(p)
 		return
 	}
-	s.peers.update(p, st.Head, st.Number, st.TD)
+	s.peers.claim(p, st.Head, st.Number, st.TD)
 	s.log.Debug("Handshake done", "peer", p, "head", st.Number, "td", st.TD)
 	if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
 		s.kick()
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), p2p.StreamTimeout)
+	defer cancel()
 	s.pullPool(ctx, p)
 }
 
@@ -265,20 +399,6 @@ func (s *Syncer) requestStatus(ctx context.Context, p peer.ID) (*Status, error) 
 		return nil, err
 	}
 	return st, nil
-}
-
-// refreshStatuses polls peers whose status is old, to notice heavier
-// chains that gossip did not bring.
-func (s *Syncer) refreshStatuses(ctx context.Context) {
-	for _, p := range s.peers.stale(6 * time.Second) {
-		st, err := s.requestStatus(ctx, p)
-		if err != nil {
-			continue
-		}
-		if s.checkStatus(st) == nil {
-			s.peers.update(p, st.Head, st.Number, st.TD)
-		}
-	}
 }
 
 // Broadcast publishes a block this peer produced.

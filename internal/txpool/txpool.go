@@ -371,9 +371,8 @@ func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Ti
 		return nil, fmt.Errorf("%w: tx nonce %d is %d ahead of the account's next nonce %d, the pool keeps at most %d per account",
 			ErrAccountLimitExceeded, tx.Nonce(), tx.Nonce()-next, next, p.cfg.AccountSlots)
 	}
-	balance := p.mu.state.GetBalance(from).ToBig()
-	if cost := tx.Cost(); balance.Cmp(cost) < 0 {
-		return nil, fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", core.ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance))
+	if err := p.checkFundsLocked(tx, from); err != nil {
+		return nil, err
 	}
 	acc := p.mu.accounts[from]
 	var displaced []common.Hash
@@ -406,6 +405,41 @@ func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Ti
 	acc.txs[tx.Nonce()] = e
 	p.mu.all[hash] = e
 	return displaced, nil
+}
+
+// checkFundsLocked requires the balance to cover tx together with what the
+// account's transactions already in the pool may spend (a replacement
+// counts only its increase), so one account cannot fill the pool, and
+// every peer's pool by relay, with transactions it could never pay for.
+// The messages are go-ethereum's.
+func (p *Pool) checkFundsLocked(tx *types.Transaction, from common.Address) error {
+	balance := p.mu.state.GetBalance(from).ToBig()
+	cost := tx.Cost()
+	if balance.Cmp(cost) < 0 {
+		return fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", core.ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance))
+	}
+	spent := new(big.Int)
+	var prev *big.Int
+	if acc := p.mu.accounts[from]; acc != nil {
+		for nonce, e := range acc.txs {
+			c := e.tx.Cost()
+			if nonce == tx.Nonce() {
+				prev = c
+			}
+			spent.Add(spent, c)
+		}
+	}
+	if prev != nil {
+		bump := new(big.Int).Sub(cost, prev)
+		if need := new(big.Int).Add(spent, bump); balance.Cmp(need) < 0 {
+			return fmt.Errorf("%w: balance %v, queued cost %v, tx bumped %v, overshot %v", core.ErrInsufficientFunds, balance, spent, bump, new(big.Int).Sub(need, balance))
+		}
+		return nil
+	}
+	if need := new(big.Int).Add(spent, cost); balance.Cmp(need) < 0 {
+		return fmt.Errorf("%w: balance %v, queued cost %v, tx cost %v, overshot %v", core.ErrInsufficientFunds, balance, spent, cost, new(big.Int).Sub(need, balance))
+	}
+	return nil
 }
 
 // checkReplacement requires both fee fields to rise by PriceBump percent.
@@ -488,7 +522,7 @@ func (p *Pool) executableFromLocked(from common.Address, nonce uint64) []*types.
 }
 
 // executableLocked is the account's run of consecutive nonces from its
-// state nonce, each affordable; with baseFee set, it also stops at the
+// state nonce that the balance can pay for together; with baseFee set, it also stops at the
 // first transaction whose fee cap is below it.
 func (p *Pool) executableLocked(from common.Address, baseFee *big.Int) []*types.Transaction {
 	acc := p.mu.accounts[from]
@@ -496,13 +530,14 @@ func (p *Pool) executableLocked(from common.Address, baseFee *big.Int) []*types.
 		return nil
 	}
 	nonce := p.mu.state.GetNonce(from)
-	balance := p.mu.state.GetBalance(from).ToBig()
+	left := p.mu.state.GetBalance(from).ToBig() // what the run so far leaves
 	var out []*types.Transaction
 	for {
 		e, ok := acc.txs[nonce]
-		if !ok || e.tx.Cost().Cmp(balance) > 0 || (baseFee != nil && e.tx.GasFeeCapIntCmp(baseFee) < 0) {
+		if !ok || e.tx.Cost().Cmp(left) > 0 || (baseFee != nil && e.tx.GasFeeCapIntCmp(baseFee) < 0) {
 			return out
 		}
+		left.Sub(left, e.tx.Cost())
 		out = append(out, e.tx)
 		nonce++
 	}

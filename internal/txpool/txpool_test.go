@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -295,4 +296,35 @@ func TestReorgReinjects(t *testing.T) {
 	if len(txs) != 1 || txs[0].Hash() != dropped.Hash() {
 		t.Fatalf("journal holds %d transactions after the reorg, want the dropped one", len(txs))
 	}
+}
+
+// An account cannot queue more than its balance pays for: before this rule
+// one account held 128 transactions costing 115× its balance, all pending
+// and all relayed to every peer.
+func TestPendingCostCannotOvershootBalance(t *testing.T) {
+	e := newEnv(t, Config{})
+	// 1,000 ether each; 400 ether per transaction: two fit, a third does not.
+	big400 := new(big.Int).Mul(big.NewInt(400), chaingen.Ether)
+	value := func(d *types.DynamicFeeTx) { d.Value = new(big.Int).Set(big400) }
+	e.mustAdd(e.tx(3, 0, gwei, fee(10), value), e.tx(3, 1, gwei, fee(10), value))
+	err := e.add(e.tx(3, 2, gwei, fee(10), value))
+	if !errors.Is(err, core.ErrInsufficientFunds) || !strings.Contains(err.Error(), "queued cost") || !strings.Contains(err.Error(), "overshot") {
+		t.Fatalf("third transaction: %v, want insufficient funds with queued cost and overshot", err)
+	}
+	// A gapped nonce counts too: it may become executable.
+	if err := e.add(e.tx(3, 5, gwei, fee(10), value)); !errors.Is(err, core.ErrInsufficientFunds) {
+		t.Fatalf("gapped transaction: %v, want insufficient funds", err)
+	}
+	// A replacement counts only what it adds: a fee bump fits, a bigger
+	// value that would overshoot does not.
+	e.mustAdd(e.tx(3, 1, fee(2), fee(20), value))
+	more := func(d *types.DynamicFeeTx) { d.Value = new(big.Int).Mul(big.NewInt(700), chaingen.Ether) }
+	if err := e.add(e.tx(3, 1, fee(3), fee(30), more)); !errors.Is(err, core.ErrInsufficientFunds) || !strings.Contains(err.Error(), "tx bumped") {
+		t.Fatalf("replacement that overshoots: %v", err)
+	}
+	if pending, queued := e.pool.Stats(); pending != 2 || queued != 0 {
+		t.Fatalf("pool holds %d pending and %d queued, want 2 and 0", pending, queued)
+	}
+	// Another account is not affected.
+	e.mustAdd(e.tx(4, 0, gwei, fee(10), value))
 }
