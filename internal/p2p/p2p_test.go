@@ -152,3 +152,31 @@ func TestGossipStreamsAndBans(t *testing.T) {
 		t.Fatalf("peer info %+v", info)
 	}
 }
+
+// Ended bans are forgotten: a peer seeing many short-lived identities
+// misbehave holds only the bans still running.
+func TestEndedBansAreForgotten(t *testing.T) {
+	h := newHost(t)
+	h.cfg.BanDuration = 20 * time.Millisecond
+	for i := 0; i < 500; i++ {
+		key, _, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := peer.IDFromPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Ban(id, "test")
+	}
+	if n := len(h.Bans()); n == 0 {
+		t.Fatal("no ban is running right after 500 bans")
+	}
+	waitFor(t, "the bans to end", func() bool { return len(h.Bans()) == 0 })
+	h.gater.mu.RLock()
+	held := len(h.gater.mu.bans)
+	h.gater.mu.RUnlock()
+	if held != 0 {
+		t.Fatalf("%d ended bans still held", held)
+	}
+}

@@ -55,6 +55,16 @@ func (g *gater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReaso
 	return !g.banned(c.RemotePeer()), 0
 }
 
+// pruneLocked forgets bans that have ended, so the map holds only the
+// peers banned now.
+func (g *gater) pruneLocked(now time.Time) {
+	for p, b := range g.mu.bans {
+		if !now.Before(b.until) {
+			delete(g.mu.bans, p)
+		}
+	}
+}
+
 // Add and Contains make the gater gossipsub's blacklist.
 func (g *gater) Add(p peer.ID) bool      { return true }
 func (g *gater) Contains(p peer.ID) bool { return g.banned(p) }
@@ -72,6 +82,7 @@ func (h *Host) Ban(p peer.ID, reason string) {
 		return
 	}
 	h.gater.mu.Lock()
+	h.gater.pruneLocked(time.Now())
 	h.gater.mu.bans[p] = ban{until: time.Now().Add(h.cfg.BanDuration), reason: reason}
 	h.gater.mu.Unlock()
 	h.log.Warn("Banned peer", "peer", p, "reason", reason, "for", h.cfg.BanDuration)
@@ -81,10 +92,11 @@ func (h *Host) Ban(p peer.ID, reason string) {
 
 // Bans lists the peers banned now.
 func (h *Host) Bans() []BanInfo {
-	h.gater.mu.RLock()
-	defer h.gater.mu.RUnlock()
+	h.gater.mu.Lock()
+	defer h.gater.mu.Unlock()
 	var out []BanInfo
 	now := time.Now()
+	h.gater.pruneLocked(now)
 	for p, b := range h.gater.mu.bans {
 		if now.Before(b.until) {
 			out = append(out, BanInfo{ID: p, Until: b.until, Reason: b.reason})

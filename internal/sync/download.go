@@ -20,11 +20,6 @@ const (
 	bodyBatch      = 64 // blocks per bodies request
 	bodiesInFlight = 16 // batches fetched ahead of the importer
 	maxBodyWorkers = 4
-	// keepHeaders bounds the headers held while a peer's chain has not yet
-	// shown more work than ours (about 5 MB). A longer chain is verified
-	// keeping only a checkpoint hash per request, then downloaded again
-	// against the checkpoints once its work is proven.
-	keepHeaders = 8192
 )
 
 var errNotHeavier = errors.New("peer's chain is not heavier than ours")
@@ -136,7 +131,7 @@ func (s *Syncer) findAncestor(ctx context.Context, p peer.ID, theirs uint64) (*t
 			return false, fault(err)
 		}
 		if len(hs) == 0 {
-			return false, nil
+			return false, fault(fmt.Errorf("the peer claims head %d but has no header %d", theirs, n))
 		}
 		ours, ok := s.chain.GetCanonicalHash(n)
 		return ok && ours == hs[0].Hash(), nil
@@ -171,7 +166,7 @@ func (s *Syncer) findAncestor(ctx context.Context, p peer.ID, theirs uint64) (*t
 // workProof is what proveWork learnt of a peer's chain.
 type workProof struct {
 	// kept holds every header from the ancestor on when they fit in
-	// keepHeaders, nil otherwise.
+	// Config.MaxHeldHeaders, nil otherwise.
 	kept []*types.Header
 	// checkpoints maps the number of the last header of each response to
 	// its hash, up to the proof point: the second download must match.
@@ -185,7 +180,8 @@ type workProof struct {
 
 // proveWork downloads and verifies p's headers after anc until their total
 // difficulty passes ours (and the minimum chain work), holding at most
-// keepHeaders of them. A chain that ends first is a claim not backed.
+// Config.MaxHeldHeaders of them and past that only a checkpoint hash per
+// response. A chain that ends first is a claim not backed.
 func (s *Syncer) proveWork(ctx context.Context, p peer.ID, anc *types.Header, target uint64) (*workProof, error) {
 	v, err := s.chain.NewHeaderVerifier(anc.Hash())
 	if err != nil {
@@ -216,8 +212,11 @@ func (s *Syncer) proveWork(ctx context.Context, p peer.ID, anc *types.Header, ta
 		last := batch[len(batch)-1]
 		proof.checkpoints[last.Number.Uint64()] = last.Hash()
 		if proof.kept != nil || next == first {
-			if len(proof.kept)+len(batch) <= keepHeaders {
+			if len(proof.kept)+len(batch) <= s.cfg.MaxHeldHeaders {
 				proof.kept = append(proof.kept, batch...)
+				if n := int64(len(proof.kept)); n > s.maxHeld.Load() {
+					s.maxHeld.Store(n)
+				}
 			} else {
 				proof.kept = nil
 			}

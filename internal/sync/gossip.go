@@ -288,11 +288,18 @@ func (s *Syncer) relayTxs(ctx context.Context) {
 
 // reannounce publishes again the transactions a reorg put back in the
 // pool: peers on the winning branch (say, across a healed partition) may
-// never have heard of them.
+// never have heard of them. It waits a moment for the pool to take them
+// back, without ever holding up the chain's head events.
 func (s *Syncer) reannounce(ctx context.Context) {
 	heads := make(chan chain.HeadEvent, 16)
 	sub := s.chain.SubscribeHeads(heads)
 	defer sub.Unsubscribe()
+	var (
+		pending []*types.Transaction
+		timer   = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -307,30 +314,35 @@ func (s *Syncer) reannounce(ctx context.Context) {
 					included[tx.Hash()] = true
 				}
 			}
-			// Give the pool a moment to take them back first.
-			select {
-			case <-time.After(500 * time.Millisecond):
-			case <-ctx.Done():
-				return
-			}
-			n := 0
 			for _, b := range ev.Removed {
 				for _, tx := range b.Transactions() {
-					if included[tx.Hash()] || s.pool.Get(tx.Hash()) == nil {
-						continue
-					}
-					data, err := tx.MarshalBinary()
-					if err != nil {
-						continue
-					}
-					if err := s.txs.Publish(ctx, data); err == nil {
-						n++
+					if !included[tx.Hash()] && len(pending) < maxReannounce {
+						pending = append(pending, tx)
 					}
 				}
 			}
+			timer.Reset(500 * time.Millisecond)
+		case <-timer.C:
+			n := 0
+			for _, tx := range pending {
+				if s.pool.Get(tx.Hash()) == nil {
+					continue
+				}
+				data, err := tx.MarshalBinary()
+				if err != nil {
+					continue
+				}
+				if err := s.txs.Publish(ctx, data); err == nil {
+					n++
+				}
+			}
+			pending = nil
 			if n > 0 {
 				s.log.Info("Re-announced transactions of dropped blocks", "count", n)
 			}
 		}
 	}
 }
+
+// maxReannounce bounds the transactions held for re-announcement.
+const maxReannounce = 8192

@@ -115,6 +115,11 @@ type Config struct {
 	HeaderTimeout time.Duration
 	// BodyTimeout bounds one bodies request. Default 20s.
 	BodyTimeout time.Duration
+	// MaxHeldHeaders bounds the headers held in memory while a peer's
+	// chain has not yet shown more work than ours; a longer chain is
+	// verified keeping one checkpoint hash per response, then downloaded
+	// again. Default 8192 (about 5 MB).
+	MaxHeldHeaders int
 	// StrikeBackoff is how long a peer that failed a sync waits before it
 	// is asked again; it doubles with each strike in a row. Default 5s.
 	StrikeBackoff time.Duration
@@ -157,13 +162,16 @@ func (c *Config) validate() error {
 	if c.BodyTimeout == 0 {
 		c.BodyTimeout = 20 * time.Second
 	}
+	if c.MaxHeldHeaders == 0 {
+		c.MaxHeldHeaders = 8192
+	}
 	if c.StrikeBackoff == 0 {
 		c.StrikeBackoff = 5 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.RequestRate < 0 || c.GossipBlockRate < 0 || c.ServeBytesRate < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.StrikeBackoff < 0 {
+	if c.RequestRate < 0 || c.GossipBlockRate < 0 || c.ServeBytesRate < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.StrikeBackoff < 0 || c.MaxHeldHeaders < 0 {
 		return errors.New("sync config: rates, timeouts and backoff must not be negative")
 	}
 	return nil
@@ -184,6 +192,9 @@ type Syncer struct {
 	gossip   *rateLimiter // gossiped blocks per peer
 	outBytes *rateLimiter // bytes served per peer
 	checks   atomic.Int64 // unknown-parent status requests in flight
+	// maxHeld is the most headers a sync has held before their work was
+	// proven (the memory bound; tests and metrics).
+	maxHeld atomic.Int64
 
 	// trusted authors: peers whose gossiped block imported cleanly.
 	trusted *lru.Cache[peer.ID, bool]

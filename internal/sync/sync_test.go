@@ -34,6 +34,12 @@ var genesisOpts = chaingen.GenesisOptions{Accounts: 8}
 // newPeer starts a full peer (chain, pool, libp2p host, syncer) on loopback.
 func newPeer(t *testing.T, boot ...string) *testPeer {
 	t.Helper()
+	return newPeerWith(t, nil, boot...)
+}
+
+// newPeerWith is newPeer with the sync configuration changed by mut.
+func newPeerWith(t *testing.T, mut func(*Config), boot ...string) *testPeer {
+	t.Helper()
 	env := chaintest.New(t, genesisOpts)
 	pool, err := txpool.New(txpool.Config{Chain: env.Chain})
 	if err != nil {
@@ -50,7 +56,11 @@ func newPeer(t *testing.T, boot ...string) *testPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Host: h, Chain: env.Chain, Pool: pool})
+	cfg := Config{Host: h, Chain: env.Chain, Pool: pool}
+	if mut != nil {
+		mut(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
