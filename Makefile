@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 export CGO_ENABLED := 1
 
-.PHONY: all build test deps unit race vet fmt e2e bench clean
+.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz bench clean
 
 all: build
 
@@ -26,7 +26,16 @@ unit:
 e2e: build
 	PEERCHAIN_BIN=$(CURDIR)/bin/peerchain $(GO) test -tags e2e -count=1 -timeout 20m ./test/e2e/...
 
-test: deps fmt vet build unit e2e
+# Every fuzz target for a bounded time each (part of make test), and the
+# long campaign (FUZZTIME per target; not part of make test).
+FUZZTIME ?= 10m
+fuzz-ci:
+	./scripts/fuzz.sh 10s
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+test: deps fmt vet build unit fuzz-ci e2e
 
 # Benchmarks print ratios against baselines measured in the same run; the
 # RPC benchmark uses wrk as load generator when it is installed (Debian's

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -179,4 +180,28 @@ func TestEndedBansAreForgotten(t *testing.T) {
 	if held != 0 {
 		t.Fatalf("%d ended bans still held", held)
 	}
+}
+
+// FuzzReadFrame: any bytes a stream carries. A frame is read whole or
+// refused, never longer than the cap.
+func FuzzReadFrame(f *testing.F) {
+	var buf bytes.Buffer
+	if err := writeFrame(&buf, []byte("hello")); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes(), 16)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, 1<<20)
+	f.Add([]byte{}, 0)
+	f.Fuzz(func(t *testing.T, data []byte, max int) {
+		if max < 0 || max > 1<<20 {
+			return
+		}
+		frame, err := readFrame(bufio.NewReader(bytes.NewReader(data)), max)
+		if err != nil {
+			return
+		}
+		if len(frame) > max {
+			t.Fatalf("read a %d-byte frame with a cap of %d", len(frame), max)
+		}
+	})
 }

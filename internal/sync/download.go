@@ -262,22 +262,10 @@ func (s *Syncer) fetchHeaders(ctx context.Context, p peer.ID, start, count uint6
 		}
 		return nil, err
 	}
-	var hs []*types.Header
-	if err := decode(resp, &hs, "headers"); err != nil {
+	hs, err := parseHeaders(resp, start, count)
+	if err != nil {
 		s.punish(p, err.Error())
 		return nil, err
-	}
-	if uint64(len(hs)) > count {
-		err := fmt.Errorf("%d headers for a request of %d", len(hs), count)
-		s.punish(p, err.Error())
-		return nil, err
-	}
-	for i, h := range hs {
-		if h.Number == nil || h.Number.Uint64() != start+uint64(i) {
-			err := fmt.Errorf("header %d of a response from %d is numbered %v", i, start, h.Number)
-			s.punish(p, err.Error())
-			return nil, err
-		}
 	}
 	return hs, nil
 }
@@ -516,24 +504,16 @@ func (s *Syncer) fetchBodies(ctx context.Context, syncPeer peer.ID, headers []*t
 			srcs.fail(p)
 			continue
 		}
-		var r BodiesResponse
-		if err := decode(resp, &r, "bodies"); err != nil {
+		blocks, err := parseBodies(resp, rest)
+		if err != nil {
 			s.punish(p, err.Error())
 			continue
 		}
-		if len(r.Bodies) > len(rest) {
-			s.punish(p, fmt.Sprintf("%d bodies for %d hashes", len(r.Bodies), len(rest)))
-			continue
-		}
-		if len(r.Bodies) == 0 {
+		if len(blocks) == 0 {
 			srcs.fail(p) // it lacks them (another branch) or is over its budget
 			continue
 		}
-		for i, body := range r.Bodies {
-			if body == nil {
-				break
-			}
-			b := types.NewBlockWithHeader(rest[i]).WithBody(*body)
+		for _, b := range blocks {
 			if err := s.chain.VerifyBody(b); err != nil {
 				s.punish(p, fmt.Sprintf("served a body for block %d that fails its checks: %v", b.NumberU64(), err))
 				break

@@ -163,8 +163,8 @@ func (s *Syncer) pullPool(ctx context.Context, p peer.ID) {
 	if err != nil {
 		return
 	}
-	var hashes []common.Hash
-	if err := decode(resp, &hashes, "pooled hashes"); err != nil {
+	hashes, err := parsePooled(resp)
+	if err != nil {
 		s.punish(p, err.Error())
 		return
 	}
@@ -186,20 +186,13 @@ func (s *Syncer) pullPool(ctx context.Context, p peer.ID) {
 		if err != nil {
 			return
 		}
-		var r TxsResponse
-		if err := decode(resp, &r, "transactions response"); err != nil {
+		txs, err := parseTxs(resp, len(batch))
+		if err != nil {
 			s.punish(p, err.Error())
 			return
 		}
-		txs := make([]*types.Transaction, 0, len(r.Txs))
-		for _, enc := range r.Txs {
-			tx := new(types.Transaction)
-			if err := tx.UnmarshalBinary(enc); err != nil {
-				s.punish(p, fmt.Sprintf("malformed transaction: %v", err))
-				return
-			}
+		for _, tx := range txs {
 			s.fromNet.Add(tx.Hash(), true)
-			txs = append(txs, tx)
 		}
 		s.pool.AddRemote(txs)
 	}

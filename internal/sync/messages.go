@@ -96,3 +96,87 @@ func decode(data []byte, v any, what string) error {
 	}
 	return nil
 }
+
+// The parsers below turn a peer's response into what the request asked
+// for, or an *errMalformed: a response that breaks them is misbehaviour.
+
+// parseStatus decodes a status message (the caller checks it against ours).
+func parseStatus(data []byte) (*Status, error) {
+	st := new(Status)
+	if err := decode(data, st, "status"); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// parseHeaders decodes the answer to a request of count headers from
+// start: at most count, numbered from start.
+func parseHeaders(data []byte, start, count uint64) ([]*types.Header, error) {
+	var hs []*types.Header
+	if err := decode(data, &hs, "headers"); err != nil {
+		return nil, err
+	}
+	if uint64(len(hs)) > count {
+		return nil, &errMalformed{what: "headers", err: fmt.Errorf("%d headers for a request of %d", len(hs), count)}
+	}
+	for i, h := range hs {
+		if h.Number == nil || !h.Number.IsUint64() || h.Number.Uint64() != start+uint64(i) {
+			return nil, &errMalformed{what: "headers", err: fmt.Errorf("header %d of a response from %d is numbered %v", i, start, h.Number)}
+		}
+	}
+	return hs, nil
+}
+
+// parseBodies decodes the answer to a bodies request for headers and pairs
+// each body with its header, in order; a peer that lacks one stops there.
+// Whether a body matches its header is the chain's check.
+func parseBodies(data []byte, headers []*types.Header) ([]*types.Block, error) {
+	var r BodiesResponse
+	if err := decode(data, &r, "bodies"); err != nil {
+		return nil, err
+	}
+	if len(r.Bodies) > len(headers) {
+		return nil, &errMalformed{what: "bodies", err: fmt.Errorf("%d bodies for %d hashes", len(r.Bodies), len(headers))}
+	}
+	out := make([]*types.Block, 0, len(r.Bodies))
+	for i, body := range r.Bodies {
+		if body == nil {
+			break
+		}
+		out = append(out, types.NewBlockWithHeader(headers[i]).WithBody(*body))
+	}
+	return out, nil
+}
+
+// parseTxs decodes the answer to a transactions request for want hashes:
+// transactions in their binary encoding, at most one per hash.
+func parseTxs(data []byte, want int) ([]*types.Transaction, error) {
+	var r TxsResponse
+	if err := decode(data, &r, "transactions response"); err != nil {
+		return nil, err
+	}
+	if len(r.Txs) > want {
+		return nil, &errMalformed{what: "transactions response", err: fmt.Errorf("%d transactions for %d hashes", len(r.Txs), want)}
+	}
+	txs := make([]*types.Transaction, 0, len(r.Txs))
+	for i, enc := range r.Txs {
+		tx := new(types.Transaction)
+		if err := tx.UnmarshalBinary(enc); err != nil {
+			return nil, &errMalformed{what: "transactions response", err: fmt.Errorf("transaction %d: %w", i, err)}
+		}
+		txs = append(txs, tx)
+	}
+	return txs, nil
+}
+
+// parsePooled decodes a list of pooled transaction hashes.
+func parsePooled(data []byte) ([]common.Hash, error) {
+	var hashes []common.Hash
+	if err := decode(data, &hashes, "pooled hashes"); err != nil {
+		return nil, err
+	}
+	if len(hashes) > maxPooledHashes {
+		return nil, &errMalformed{what: "pooled hashes", err: fmt.Errorf("%d hashes, at most %d", len(hashes), maxPooledHashes)}
+	}
+	return hashes, nil
+}

@@ -405,11 +405,7 @@ func (s *Syncer) requestStatus(ctx context.Context, p peer.ID) (*Status, error) 
 	if err != nil {
 		return nil, err
 	}
-	st := new(Status)
-	if err := decode(resp, st, "status"); err != nil {
-		return nil, err
-	}
-	return st, nil
+	return parseStatus(resp)
 }
 
 // Broadcast publishes a block this peer produced.
