@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 export CGO_ENABLED := 1
 
-.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz bench clean
+.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean
 
 all: build
 
@@ -36,6 +36,13 @@ fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
 test: deps fmt vet build unit fuzz-ci e2e
+
+# The long crash campaign (not part of make test, which kills 12 times): a
+# mining peer that syncs from another and takes transactions is killed with
+# SIGKILL CRASH_KILLS times at random instants.
+CRASH_KILLS ?= 100
+crash: build
+	CRASH_KILLS=$(CRASH_KILLS) PEERCHAIN_BIN=$(CURDIR)/bin/peerchain $(GO) test -tags e2e -count=1 -v -run '^TestCrashRecovery$$' -timeout 120m ./test/e2e/
 
 # Benchmarks print ratios against baselines measured in the same run; the
 # RPC benchmark uses wrk as load generator when it is installed (Debian's

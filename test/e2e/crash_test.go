@@ -5,10 +5,12 @@ package e2e
 import (
 	"context"
 	"crypto/ecdsa"
+	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,7 +21,9 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
+	lpeer "github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
 	"github.com/peerchain/peerchain/internal/wallet"
 )
@@ -95,21 +99,34 @@ func sendLoop(ctx context.Context, url string, keys []*ecdsa.PrivateKey, rng *ra
 	}
 }
 
-// TestCrashRecovery kills a mining peer that is receiving transactions
-// with SIGKILL at random moments. After every kill the stored chain must
-// re-verify from genesis, and after every restart the head state must be
-// readable and every acknowledged transaction must be mined or pending;
-// at the end all of them are mined, exactly once.
+// TestCrashRecovery kills a mining peer that is receiving transactions and
+// syncing from another mining peer with SIGKILL at random moments
+// (CRASH_KILLS times, default 12; `make crash` runs 100). After every kill
+// the stored chain must re-verify from genesis, and after every restart the
+// head state must be readable and every acknowledged transaction must be
+// mined or pending; at the end both peers agree and every acknowledged
+// transaction is mined, exactly once.
 func TestCrashRecovery(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("CRASH_SEED"); s != "" {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
-	t.Logf("seed %d (set CRASH_SEED to replay)", seed)
+	kills := 12
+	if s := os.Getenv("CRASH_KILLS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("CRASH_KILLS=%q: want a positive number", s)
+		}
+		kills = n
+	}
+	t.Logf("seed %d (set CRASH_SEED to replay), %d kills", seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	const kills = 12
 
-	p := newPeer(t, "--dev")
+	// The partner mines all along; the victim syncs from it after every
+	// restart, mines too, and takes the transactions.
+	partner := newDevP2PPeer(t)
+	partner.start()
+	p := newDevP2PPeer(t, "--bootnodes", partner.p2pAddr)
 	var keys []*ecdsa.PrivateKey
 	for i := 3; i < 7; i++ {
 		k, err := wallet.DevKey(params.DevMnemonic, i)
@@ -128,15 +145,23 @@ func TestCrashRecovery(t *testing.T) {
 	}()
 	defer func() { cancel(); wg.Wait() }()
 
+	start := time.Now()
+	synced := 0
 	for round := 0; round < kills; round++ {
 		p.start()
 		c := p.client()
 		checkRestart(t, c, sent.snapshot(), round)
+		before, _ := headOf(t, c)
 		time.Sleep(time.Duration(300+rng.IntN(2200)) * time.Millisecond)
+		if after, _ := headOf(t, c); after > before {
+			synced++
+		}
 		p.kill()
-		verify(t, p)
+		verify(t, p.peer)
+		c.Close()
 	}
-	// Last start: every acknowledged transaction gets mined, once.
+	// Last start: every acknowledged transaction gets mined, once, and the
+	// two peers agree.
 	p.start()
 	c := p.client()
 	all := sent.snapshot()
@@ -168,9 +193,41 @@ func TestCrashRecovery(t *testing.T) {
 			t.Fatalf("recipient %s of %s has %v wei, want exactly 1 gwei (lost or applied twice)", to, h, bal)
 		}
 	}
+	cp := partner.client()
+	for {
+		n, hash := headOf(t, cp)
+		if hc, err := c.HeaderByNumber(context.Background(), new(big.Int).SetUint64(n)); err == nil && hc.Hash() == hash {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the peers do not agree: the partner's block %d (%s) is not the victim's", n, hash)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	p.stop()
-	verify(t, p)
-	t.Logf("%d kills, %d acknowledged transactions all mined once", kills, len(all))
+	verify(t, p.peer)
+	partner.stop()
+	verify(t, partner.peer)
+	t.Logf("%d kills in %v (the victim's head moved during %d of its runs), %d acknowledged transactions all mined once, both peers agree and re-verify",
+		kills, time.Since(start).Round(time.Second), synced, len(all))
+}
+
+// newDevP2PPeer is a --dev peer (it mines) with a known identity and P2P
+// port on loopback.
+func newDevP2PPeer(t *testing.T, extra ...string) *p2pPeer {
+	t.Helper()
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	p := newPeer(t)
+	key, err := p2p.LoadOrCreateKey(filepath.Join(p.datadir, "p2p", "key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := lpeer.IDFromPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.args = append([]string{"--dev", "--p2p", listen, "--p2p.nodht"}, extra...)
+	return &p2pPeer{peer: p, p2pAddr: listen + "/p2p/" + id.String()}
 }
 
 // checkRestart checks a restarted peer: the head state reads, and every
