@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -35,12 +36,23 @@ type nodeFlags struct {
 	minerGasLimit uint64
 	minerExtra    string
 
-	rpcAddr        string
-	rpcCORS        []string
-	rpcGasCap      uint64
-	rpcEVMTimeout  time.Duration
-	rpcBatchLimit  int
-	rpcUnprotected bool
+	rpcAddr            string
+	rpcVHosts          []string
+	rpcCORS            []string
+	rpcWSOrigins       []string
+	rpcGasCap          uint64
+	rpcEVMTimeout      time.Duration
+	rpcTimeout         time.Duration
+	rpcMaxRequests     int
+	rpcHeavyLimit      int
+	rpcBatchLimit      int
+	rpcFilters         int
+	rpcClientFilters   int
+	rpcSubscriptions   int
+	rpcWSSubscriptions int
+	rpcLogRange        uint64
+	rpcLogResults      int
+	rpcUnprotected     bool
 
 	poolPriceLimit   uint64
 	poolPriceBump    uint64
@@ -57,6 +69,7 @@ type nodeFlags struct {
 	mdns        bool
 	maxPeers    int
 	banDuration time.Duration
+	minWork     string
 
 	unlock, keystoreDir, passwordFile string
 	insecureUnlock                    bool
@@ -75,10 +88,21 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&f.minerGasLimit, "miner.gaslimit", 30_000_000, "block gas limit the miner steers toward")
 	fs.StringVar(&f.minerExtra, "miner.extradata", params.ClientName, "block extra data (at most 32 bytes)")
 	fs.StringVar(&f.rpcAddr, "rpc", "127.0.0.1:8545", "JSON-RPC listen address for HTTP and WebSocket; \"off\" disables it")
-	fs.StringSliceVar(&f.rpcCORS, "rpc.cors", nil, "browser origins allowed to call the RPC (comma separated, \"*\" for any)")
+	fs.StringSliceVar(&f.rpcVHosts, "rpc.vhosts", []string{"localhost", "127.0.0.1", "[::1]"}, "host names the RPC answers to in a request's Host header (comma separated, \"*\" for any; the --rpc host is always allowed): stops web pages from reaching the node by DNS rebinding")
+	fs.StringSliceVar(&f.rpcCORS, "rpc.cors", nil, "browser origins allowed to call the RPC over HTTP from another origin (comma separated, \"*\" for any); other cross-origin calls get 403")
+	fs.StringSliceVar(&f.rpcWSOrigins, "rpc.ws.origins", nil, "browser origins allowed to open a WebSocket from another origin (comma separated, \"*\" for any); clients that send no Origin and the node's own origin need no entry")
 	fs.Uint64Var(&f.rpcGasCap, "rpc.gascap", 50_000_000, "gas cap of eth_call and eth_estimateGas")
-	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call")
+	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call, and of all the runs of one eth_estimateGas together")
+	fs.DurationVar(&f.rpcTimeout, "rpc.timeout", 30*time.Second, "time budget of one HTTP request, a whole batch included (calls past it answer -32002 \"request timed out\")")
+	fs.IntVar(&f.rpcMaxRequests, "rpc.maxrequests", runtime.GOMAXPROCS(0), "most HTTP requests (a batch is one) running at once, one per CPU by default; others wait, then get HTTP 429 \"server busy\"")
+	fs.IntVar(&f.rpcHeavyLimit, "rpc.heavylimit", max(1, runtime.GOMAXPROCS(0)/2), "most eth_call, eth_estimateGas and eth_getLogs running at once, half the CPUs by default (the rest import blocks); others wait, then get \"server busy\"")
 	fs.IntVar(&f.rpcBatchLimit, "rpc.batchlimit", 1000, "most requests in one JSON-RPC batch")
+	fs.IntVar(&f.rpcFilters, "rpc.filters", 10_000, "most polling filters (eth_newFilter and friends) installed at once")
+	fs.IntVar(&f.rpcClientFilters, "rpc.clientfilters", 1_000, "most polling filters of one client (one IP address over HTTP, one WebSocket connection)")
+	fs.IntVar(&f.rpcSubscriptions, "rpc.subscriptions", 10_000, "most WebSocket subscriptions open at once")
+	fs.IntVar(&f.rpcWSSubscriptions, "rpc.ws.subscriptions", 100, "most subscriptions of one WebSocket connection")
+	fs.Uint64Var(&f.rpcLogRange, "rpc.logrange", 10_000, "most blocks one eth_getLogs (or eth_getFilterLogs) may scan")
+	fs.IntVar(&f.rpcLogResults, "rpc.logresults", 20_000, "most logs one eth_getLogs may return")
 	fs.BoolVar(&f.rpcUnprotected, "rpc.allow-unprotected-txs", false, "accept transactions without EIP-155 replay protection")
 	fs.Uint64Var(&f.poolPriceLimit, "txpool.pricelimit", 1, "lowest priority fee (wei per gas) the pool accepts")
 	fs.Uint64Var(&f.poolPriceBump, "txpool.pricebump", 10, "fee increase (percent) needed to replace a pending transaction")
@@ -91,6 +115,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.mdns, "p2p.mdns", false, "discover peers on the local network by mDNS multicast (off by default)")
 	fs.IntVar(&f.maxPeers, "maxpeers", 64, "most peers to stay connected to")
 	fs.DurationVar(&f.banDuration, "p2p.banduration", time.Hour, "how long a misbehaving peer is banned")
+	fs.StringVar(&f.minWork, "sync.minchainwork", "0", "least total difficulty (decimal or 0x hex) a chain needs before its blocks are downloaded or stored: set it to a known honest chain's work so a new peer spends nothing on cheap forks")
 	fs.IntVar(&f.cacheMB, "cache", 64, "database block cache in MiB")
 	fs.Uint64Var(&f.stateHistory, "state.history", 90_000, "blocks of state history kept: the deepest reorg the peer can follow")
 	fs.StringVar(&f.unlock, "unlock", "", "keystore accounts to unlock for eth_accounts, eth_sendTransaction and eth_sign (comma-separated addresses or indexes; --dev unlocks the 20 dev accounts)")
@@ -158,10 +183,24 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		return nil, fmt.Errorf("--txpool.accountslots %d and --txpool.globalslots %d: need 1 ≤ accountslots ≤ globalslots", f.poolAccountSlots, f.poolGlobalSlots)
 	case f.rpcEVMTimeout <= 0:
 		return nil, fmt.Errorf("--rpc.evmtimeout %v: must be positive", f.rpcEVMTimeout)
+	case f.rpcTimeout <= 0:
+		return nil, fmt.Errorf("--rpc.timeout %v: must be positive", f.rpcTimeout)
+	case f.rpcHeavyLimit < 1 || f.rpcMaxRequests < 1:
+		return nil, fmt.Errorf("--rpc.maxrequests %d and --rpc.heavylimit %d: must be at least 1", f.rpcMaxRequests, f.rpcHeavyLimit)
+	case f.rpcFilters < 1 || f.rpcClientFilters < 1:
+		return nil, fmt.Errorf("--rpc.filters %d and --rpc.clientfilters %d: must be at least 1", f.rpcFilters, f.rpcClientFilters)
+	case f.rpcLogRange < 1 || f.rpcLogResults < 1:
+		return nil, fmt.Errorf("--rpc.logrange %d and --rpc.logresults %d: must be at least 1", f.rpcLogRange, f.rpcLogResults)
+	case f.rpcSubscriptions < 1 || f.rpcWSSubscriptions < 1:
+		return nil, fmt.Errorf("--rpc.subscriptions %d and --rpc.ws.subscriptions %d: must be at least 1", f.rpcSubscriptions, f.rpcWSSubscriptions)
 	case f.maxPeers < 1:
 		return nil, fmt.Errorf("--maxpeers %d: must be at least 1", f.maxPeers)
 	case f.banDuration <= 0:
 		return nil, fmt.Errorf("--p2p.banduration %v: must be positive", f.banDuration)
+	}
+	work, ok := new(big.Int).SetString(f.minWork, 0)
+	if !ok || work.Sign() < 0 || work.BitLen() > 256 {
+		return nil, fmt.Errorf("--sync.minchainwork %q: want a total difficulty between 0 and 2^256, decimal or 0x hex", f.minWork)
 	}
 	if len(f.p2pListen) == 1 && f.p2pListen[0] == "off" {
 		cfg.P2P.Disabled = true
@@ -182,6 +221,7 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		cfg.P2P.MDNS = f.mdns
 		cfg.P2P.MaxPeers = f.maxPeers
 		cfg.P2P.BanDuration = f.banDuration
+		cfg.P2P.MinChainWork = work
 	}
 	coinbase := f.minerCoinbase
 	if f.dev {
@@ -204,10 +244,21 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		cfg.RPCDisabled = true
 	}
 	cfg.RPC.Addr = f.rpcAddr
+	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS
+	cfg.RPC.WSOrigins = f.rpcWSOrigins
 	cfg.RPC.GasCap = f.rpcGasCap
 	cfg.RPC.EVMTimeout = f.rpcEVMTimeout
+	cfg.RPC.RequestTimeout = f.rpcTimeout
+	cfg.RPC.MaxRequests = f.rpcMaxRequests
+	cfg.RPC.HeavyLimit = f.rpcHeavyLimit
 	cfg.RPC.BatchItems = f.rpcBatchLimit
+	cfg.RPC.Filters = f.rpcFilters
+	cfg.RPC.FiltersPerClient = f.rpcClientFilters
+	cfg.RPC.Subscriptions = f.rpcSubscriptions
+	cfg.RPC.SubscriptionsPerConn = f.rpcWSSubscriptions
+	cfg.RPC.LogRange = f.rpcLogRange
+	cfg.RPC.LogResults = f.rpcLogResults
 	cfg.AllowUnprotectedTxs = f.rpcUnprotected
 	cfg.Pool.MinTip = new(big.Int).SetUint64(f.poolPriceLimit)
 	cfg.Pool.PriceBump = f.poolPriceBump

@@ -83,6 +83,9 @@ func TestBadSettings(t *testing.T) {
 		{"missing genesis file", []string{"--genesis", filepath.Join(dir, "none.json")}, nil, "none.json"},
 		{"unlock on a public RPC", []string{"--unlock", "0", "--password-file", "pw", "--rpc", "0.0.0.0:8545"}, nil, "--allow-insecure-unlock"},
 		{"unlock without a password file", []string{"--unlock", "0"}, nil, "--unlock needs --password-file"},
+		{"zero log range", []string{"--rpc.logrange", "0"}, nil, "--rpc.logrange 0"},
+		{"bad minimum chain work", []string{"--sync.minchainwork", "lots"}, nil, `--sync.minchainwork "lots"`},
+		{"negative minimum chain work", []string{"--sync.minchainwork", "-5"}, nil, "between 0 and 2^256"},
 		{"bad genesis", []string{"--genesis", write("g.json", `{"config":{"chainId":5,"londonBlock":7},"difficulty":"0x100","gasLimit":"0x1000000","alloc":{}}`)}, nil, "config.londonBlock 7"},
 	}
 	for _, c := range cases {

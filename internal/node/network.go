@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"time"
 
@@ -33,6 +34,9 @@ type P2PConfig struct {
 	KeyFile string
 	// BanDuration is how long a misbehaving peer is banned. Default 1h.
 	BanDuration time.Duration
+	// MinChainWork is the least total difficulty a chain needs before its
+	// blocks are downloaded or stored. Default 0.
+	MinChainWork *big.Int
 }
 
 // openNetwork starts the libp2p host and the syncer.
@@ -62,7 +66,7 @@ func (n *Node) openNetwork() error {
 		return err
 	}
 	n.host = h
-	n.syncer, err = sync.New(sync.Config{Host: h, Chain: n.chain, Pool: n.pool, Logger: n.log.With("module", "sync")})
+	n.syncer, err = sync.New(sync.Config{Host: h, Chain: n.chain, Pool: n.pool, Logger: n.log.With("module", "sync"), MinChainWork: cfg.MinChainWork})
 	return err
 }
 

@@ -127,10 +127,26 @@ func (a *CallArgs) message(baseFee *big.Int, gas uint64) (*core.Message, bool) {
 	return msg, noBaseFee
 }
 
-// run executes msg on st at header with a timeout.
+// errExecutionAborted is a call stopped by its time budget, go-ethereum's
+// words.
+var errExecutionAborted = errors.New("execution aborted")
+
+// evmBudget bounds ctx by --rpc.evmtimeout and by what remains of the
+// request's budget, and says which of the two it is, for the error.
+func (api *ethAPI) evmBudget(ctx context.Context) (context.Context, context.CancelFunc, string) {
+	d, rule := api.cfg.EVMTimeout, "--rpc.evmtimeout"
+	if deadline, ok := budgetDeadline(ctx); ok && time.Until(deadline) < d {
+		d, rule = time.Until(deadline), "the rest of the request's --rpc.timeout budget"
+	}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return ctx, cancel, fmt.Sprintf("timeout = %v, %s", d.Round(time.Millisecond), rule)
+}
+
+// run executes msg on st at header until ctx ends.
 func (api *ethAPI) run(ctx context.Context, msg *core.Message, noBaseFee bool, st *state.StateDB, header *types.Header) (*core.ExecutionResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, api.cfg.EVMTimeout)
-	defer cancel()
+	if ctx.Err() != nil {
+		return nil, errExecutionAborted
+	}
 	proc := api.b.Chain.Processor()
 	evm := vm.NewEVM(proc.BlockContext(header, api.b.Chain), st, api.config, vm.Config{NoBaseFee: noBaseFee})
 	defer evm.Release()
@@ -139,7 +155,7 @@ func (api *ethAPI) run(ctx context.Context, msg *core.Message, noBaseFee bool, s
 	defer stop()
 	res, err := core.ApplyMessage(evm, msg, core.NewGasPool(math.MaxUint64))
 	if evm.Cancelled() {
-		return nil, fmt.Errorf("execution aborted (timeout = %v)", api.cfg.EVMTimeout)
+		return nil, errExecutionAborted
 	}
 	if err != nil {
 		return nil, fmt.Errorf("err: %w (supplied gas %d)", err, msg.GasLimit)
@@ -147,7 +163,7 @@ func (api *ethAPI) run(ctx context.Context, msg *core.Message, noBaseFee bool, s
 	return res, nil
 }
 
-// doCall runs a call on a copy of st.
+// doCall runs a call on a copy of st within the call's time budget.
 func (api *ethAPI) doCall(ctx context.Context, args CallArgs, st *state.StateDB, header *types.Header, estimate bool) (*core.ExecutionResult, error) {
 	if err := args.check(api.config.ChainID); err != nil {
 		return nil, err
@@ -163,7 +179,13 @@ func (api *ethAPI) doCall(ctx context.Context, args CallArgs, st *state.StateDB,
 	if !estimate {
 		msg.SkipGasLimitCapCheck()
 	}
-	return api.run(ctx, msg, noBaseFee, st, header)
+	ctx, cancel, budget := api.evmBudget(ctx)
+	defer cancel()
+	res, err := api.run(ctx, msg, noBaseFee, st, header)
+	if errors.Is(err, errExecutionAborted) {
+		return nil, fmt.Errorf("%w (%s)", err, budget)
+	}
+	return res, err
 }
 
 // revertError carries revert data as JSON-RPC error 3, as go-ethereum does.
@@ -187,11 +209,23 @@ func newRevertError(revert []byte) *revertError {
 const estimateErrorRatio = 0.015
 
 // estimateGas finds the least gas the call succeeds with, by binary search
-// between its used gas and the highest gas it may have.
+// between its used gas and the highest gas it may have. All its runs share
+// one time budget.
 func (api *ethAPI) estimateGas(ctx context.Context, args CallArgs, st *state.StateDB, header *types.Header) (uint64, error) {
 	if err := args.check(api.config.ChainID); err != nil {
 		return 0, err
 	}
+	ctx, cancel, budget := api.evmBudget(ctx)
+	defer cancel()
+	gas, err := api.searchGas(ctx, args, st, header)
+	if errors.Is(err, errExecutionAborted) {
+		return 0, fmt.Errorf("%w (%s, for all the runs of the gas estimation)", err, budget)
+	}
+	return gas, err
+}
+
+// searchGas is estimateGas's search; it stops at the first run ctx aborts.
+func (api *ethAPI) searchGas(ctx context.Context, args CallArgs, st *state.StateDB, header *types.Header) (uint64, error) {
 	hi := min(header.GasLimit, api.cfg.GasCap, gparams.MaxTxGas)
 	if args.Gas != nil {
 		if g := uint64(*args.Gas); g < hi {
@@ -252,9 +286,13 @@ func (api *ethAPI) estimateGas(ctx context.Context, args CallArgs, st *state.Sta
 	// Most calls succeed with what they used plus the 1/64 withheld from
 	// inner calls; try that first.
 	if opt := (res.MaxUsedGas + gparams.CallStipend) * 64 / 63; opt < hi {
-		if r, err := try(opt); err == nil && !r.Failed() {
+		r, err := try(opt)
+		switch {
+		case errors.Is(err, errExecutionAborted):
+			return 0, err
+		case err == nil && !r.Failed():
 			hi = opt
-		} else {
+		default:
 			lo = max(lo, opt)
 		}
 	}

@@ -35,10 +35,12 @@ type ethAPI struct {
 	config *gparams.ChainConfig
 	tips   tipOracle
 	events *events
+	gate   *gate // heavy calls
 }
 
 func newEthAPI(b Backend, cfg *Config) *ethAPI {
-	api := &ethAPI{b: b, cfg: cfg, config: b.Chain.Config()}
+	api := &ethAPI{b: b, cfg: cfg, config: b.Chain.Config(),
+		gate: newGate(cfg.HeavyLimit, "slots for heavy calls (eth_call, eth_estimateGas, eth_getLogs)", "--rpc.heavylimit", cfg.RequestTimeout)}
 	api.events = newEvents(api)
 	return api
 }
@@ -373,34 +375,38 @@ func (api *ethAPI) MaxPriorityFeePerGas() *hexutil.Big {
 
 // Call is eth_call.
 func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Bytes, error) {
-	st, header, err := api.stateAt(bnh)
-	if err != nil {
-		return nil, err
-	}
-	if err := overrides.apply(st); err != nil {
-		return nil, err
-	}
-	res, err := api.doCall(ctx, args, st, header, false)
-	if err != nil {
-		return nil, err
-	}
-	if len(res.Revert()) > 0 {
-		return nil, newRevertError(res.Revert())
-	}
-	return res.Return(), res.Err
+	return heavy(ctx, api, "eth_call", func(ctx context.Context) (hexutil.Bytes, error) {
+		st, header, err := api.stateAt(bnh)
+		if err != nil {
+			return nil, err
+		}
+		if err := overrides.apply(st); err != nil {
+			return nil, err
+		}
+		res, err := api.doCall(ctx, args, st, header, false)
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Revert()) > 0 {
+			return nil, newRevertError(res.Revert())
+		}
+		return res.Return(), res.Err
+	})
 }
 
 // EstimateGas is eth_estimateGas.
 func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Uint64, error) {
-	st, header, err := api.stateAt(bnh)
-	if err != nil {
-		return 0, err
-	}
-	if err := overrides.apply(st); err != nil {
-		return 0, err
-	}
-	gas, err := api.estimateGas(ctx, args, st, header)
-	return hexutil.Uint64(gas), err
+	return heavy(ctx, api, "eth_estimateGas", func(ctx context.Context) (hexutil.Uint64, error) {
+		st, header, err := api.stateAt(bnh)
+		if err != nil {
+			return 0, err
+		}
+		if err := overrides.apply(st); err != nil {
+			return 0, err
+		}
+		gas, err := api.estimateGas(ctx, args, st, header)
+		return hexutil.Uint64(gas), err
+	})
 }
 
 // netAPI is the net_ namespace.

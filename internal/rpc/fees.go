@@ -20,6 +20,12 @@ import (
 // maxFeeHistory bounds the blocks of one eth_feeHistory.
 const maxFeeHistory = 1024
 
+// maxRewardPercentiles bounds the reward percentiles of one eth_feeHistory
+// (go-ethereum's maxQueryLimit): the answer grows with blocks × percentiles.
+const maxRewardPercentiles = 100
+
+var errInvalidPercentile = errors.New("invalid reward percentile")
+
 type feeHistoryResult struct {
 	OldestBlock      *hexutil.Big     `json:"oldestBlock"`
 	Reward           [][]*hexutil.Big `json:"reward,omitempty"`
@@ -39,12 +45,15 @@ func (api *ethAPI) FeeHistory(count math.HexOrDecimal64, last gethrpc.BlockNumbe
 	if count > maxFeeHistory {
 		count = maxFeeHistory
 	}
+	if len(percentiles) > maxRewardPercentiles {
+		return nil, fmt.Errorf("%w: over the query limit %d (%d requested)", errInvalidPercentile, maxRewardPercentiles, len(percentiles))
+	}
 	for i, p := range percentiles {
 		if p < 0 || p > 100 {
-			return nil, fmt.Errorf("invalid reward percentile: %f (must be within 0 and 100)", p)
+			return nil, fmt.Errorf("%w: %f (must be within 0 and 100)", errInvalidPercentile, p)
 		}
 		if i > 0 && p <= percentiles[i-1] {
-			return nil, fmt.Errorf("invalid reward percentile: #%d:%f >= #%d:%f (must be ascending)", i-1, percentiles[i-1], i, p)
+			return nil, fmt.Errorf("%w: #%d:%f >= #%d:%f (must be ascending)", errInvalidPercentile, i-1, percentiles[i-1], i, p)
 		}
 	}
 	newest := api.blockByNumber(last)

@@ -1,12 +1,15 @@
 package rpc
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
@@ -126,32 +129,73 @@ func (q *FilterQuery) matches(l *types.Log) bool {
 	return true
 }
 
-// bloomMatches reports whether a block's bloom may hold matching logs.
-func (q *FilterQuery) bloomMatches(bloom types.Bloom) bool {
-	if len(q.Addresses) > 0 {
-		found := false
-		for _, a := range q.Addresses {
-			if types.BloomLookup(bloom, a) {
-				found = true
-				break
-			}
-		}
-		if !found {
+// queryBloom is a query's addresses and topics as bloom bit positions,
+// hashed once, so that testing a block's bloom hashes nothing: the events
+// loop tests every filter against every new block.
+type queryBloom struct {
+	addrs  []bloomBits   // any of them; none accepts any
+	topics [][]bloomBits // per position, any of them; none accepts any
+}
+
+// bloomBits are the three bits a value sets in a bloom (go-ethereum's
+// bloomValues).
+type bloomBits [3]struct {
+	i uint16
+	v byte
+}
+
+func newBloomBits(data []byte) bloomBits {
+	h := crypto.Keccak256(data)
+	var b bloomBits
+	for k := range b {
+		b[k].v = 1 << (h[2*k+1] & 7)
+		b[k].i = uint16(types.BloomByteLength - 1 - int(binary.BigEndian.Uint16(h[2*k:])&0x7ff)>>3)
+	}
+	return b
+}
+
+func (b *bloomBits) in(bloom *types.Bloom) bool {
+	for _, x := range b {
+		if bloom[x.i]&x.v != x.v {
 			return false
 		}
 	}
+	return true
+}
+
+func (q *FilterQuery) bloom() *queryBloom {
+	qb := &queryBloom{}
+	for _, a := range q.Addresses {
+		qb.addrs = append(qb.addrs, newBloomBits(a[:]))
+	}
 	for _, options := range q.Topics {
-		if len(options) == 0 {
-			continue
-		}
-		found := false
+		var bits []bloomBits
 		for _, t := range options {
-			if types.BloomLookup(bloom, t) {
-				found = true
-				break
+			bits = append(bits, newBloomBits(t[:]))
+		}
+		qb.topics = append(qb.topics, bits)
+	}
+	return qb
+}
+
+// matches reports whether a block's bloom may hold matching logs.
+func (qb *queryBloom) matches(bloom *types.Bloom) bool {
+	anyIn := func(options []bloomBits) bool {
+		if len(options) == 0 {
+			return true
+		}
+		for i := range options {
+			if options[i].in(bloom) {
+				return true
 			}
 		}
-		if !found {
+		return false
+	}
+	if !anyIn(qb.addrs) {
+		return false
+	}
+	for _, options := range qb.topics {
+		if !anyIn(options) {
 			return false
 		}
 	}
@@ -159,8 +203,9 @@ func (q *FilterQuery) bloomMatches(bloom types.Bloom) bool {
 }
 
 // blockLogs returns the logs of a block that match q (with removed set).
-func (api *ethAPI) blockLogs(b *types.Block, q *FilterQuery, removed bool) []*types.Log {
-	if !q.bloomMatches(b.Bloom()) {
+func (api *ethAPI) blockLogs(b *types.Block, q *FilterQuery, qb *queryBloom, removed bool) []*types.Log {
+	bloom := b.Bloom()
+	if !qb.matches(&bloom) {
 		return nil
 	}
 	var out []*types.Log
@@ -214,15 +259,23 @@ func (api *ethAPI) resolveRange(q *FilterQuery) (uint64, uint64, error) {
 }
 
 // GetLogs is eth_getLogs.
-func (api *ethAPI) GetLogs(q FilterQuery) ([]*types.Log, error) {
+func (api *ethAPI) GetLogs(ctx context.Context, q FilterQuery) ([]*types.Log, error) {
+	return heavy(ctx, api, "eth_getLogs", func(ctx context.Context) ([]*types.Log, error) {
+		return api.getLogs(ctx, &q)
+	})
+}
+
+// getLogs scans the query's blocks until done or ctx ends.
+func (api *ethAPI) getLogs(ctx context.Context, q *FilterQuery) ([]*types.Log, error) {
+	qb := q.bloom()
 	if q.BlockHash != nil {
 		b := api.b.Chain.GetBlockByHash(*q.BlockHash)
 		if b == nil {
 			return nil, errors.New("unknown block")
 		}
-		return nonNil(api.blockLogs(b, &q, false)), nil
+		return nonNil(api.blockLogs(b, q, qb, false)), nil
 	}
-	from, to, err := api.resolveRange(&q)
+	from, to, err := api.resolveRange(q)
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +287,14 @@ func (api *ethAPI) GetLogs(q FilterQuery) ([]*types.Log, error) {
 	}
 	var out []*types.Log
 	for n := from; n <= to; n++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("log query of blocks %d to %d stopped at block %d: %w", from, to, n, err)
+		}
 		b := api.b.Chain.GetBlockByNumber(n)
 		if b == nil {
 			break
 		}
-		out = append(out, api.blockLogs(b, &q, false)...)
+		out = append(out, api.blockLogs(b, q, qb, false)...)
 		if len(out) > api.cfg.LogResults {
 			return nil, fmt.Errorf("query returned more than %d results; narrow the block range or the filter (--rpc.logresults)", api.cfg.LogResults)
 		}

@@ -40,6 +40,14 @@ var (
 		"0000000000000000000000000000000000000000000000000000000000000004" +
 		"6e6f706500000000000000000000000000000000000000000000000000000000")
 	revertAddr = common.HexToAddress("0x000000000000000000000000000000000000dead")
+	// logAddr runs logCode (see logs_test.go).
+	logAddr = common.HexToAddress("0x000000000000000000000000000000000000106c")
+	// emits 2,000 empty LOG0s: PUSH2 2000 ‖ JUMPDEST PUSH0 PUSH0 LOG0
+	// PUSH1 1 SWAP1 SUB DUP1 PUSH1 3 JUMPI ‖ STOP
+	logSpamCode = common.FromHex("6107d0" + "5b5f5fa0600190038060035700")
+	logSpamAddr = common.HexToAddress("0x0000000000000000000000000000000000005ba3")
+	// loops until the gas or the time runs out: JUMPDEST PUSH1 0 JUMP
+	loopCode = common.FromHex("5b600056")
 )
 
 type env struct {
@@ -54,9 +62,17 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
+	return newEnvWith(t, cfg, nil)
+}
+
+// newEnvWith is newEnv with the backend's optional parts set by with.
+func newEnvWith(t *testing.T, cfg Config, with func(*Backend)) *env {
+	t.Helper()
 	ce := chaintest.New(t, chaingen.GenesisOptions{Alloc: types.GenesisAlloc{
-		answerAddr: {Code: answerCode, Balance: new(big.Int)},
-		revertAddr: {Code: revertCode, Balance: new(big.Int)},
+		answerAddr:  {Code: answerCode, Balance: new(big.Int)},
+		revertAddr:  {Code: revertCode, Balance: new(big.Int)},
+		logAddr:     {Code: logCode, Balance: new(big.Int)},
+		logSpamAddr: {Code: logSpamCode, Balance: new(big.Int)},
 	}})
 	gen, c := ce.Gen, ce.Chain
 	p, err := txpool.New(txpool.Config{Chain: c})
@@ -64,7 +80,11 @@ func newEnv(t *testing.T, cfg Config) *env {
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
-	srv, err := NewServer(cfg, Backend{Chain: c, Pool: p})
+	b := Backend{Chain: c, Pool: p}
+	if with != nil {
+		with(&b)
+	}
+	srv, err := NewServer(cfg, b)
 	if err != nil {
 		t.Fatal(err)
 	}
