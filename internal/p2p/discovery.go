@@ -40,15 +40,39 @@ func (h *Host) Start() error {
 
 type mdnsNotifee struct{ h *Host }
 
+// maxLocalPeers bounds the mDNS-found peers remembered for reconnection.
+const maxLocalPeers = 256
+
+// HandlePeerFound dials a peer mDNS found and remembers it: mDNS reports a
+// peer once, so a failed dial (or a dropped connection) is retried by the
+// discovery loop, as for bootnodes.
 func (n mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	if ai.ID == n.h.ID() || n.h.gater.banned(ai.ID) {
 		return
 	}
+	n.h.mu.Lock()
+	if _, ok := n.h.mu.local[ai.ID]; ok || len(n.h.mu.local) < maxLocalPeers {
+		n.h.mu.local[ai.ID] = ai
+	}
+	n.h.mu.Unlock()
 	ctx, cancel := context.WithTimeout(n.h.ctx, 10*time.Second)
 	defer cancel()
 	if err := n.h.h.Connect(ctx, ai); err == nil {
 		n.h.log.Debug("Connected to an mDNS peer", "peer", ai.ID)
+	} else {
+		n.h.log.Debug("mDNS peer unreachable, will retry", "peer", ai.ID, "err", err)
 	}
+}
+
+// localPeers returns the peers mDNS found.
+func (h *Host) localPeers() []peer.AddrInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]peer.AddrInfo, 0, len(h.mu.local))
+	for _, ai := range h.mu.local {
+		out = append(out, ai)
+	}
+	return out
 }
 
 // kickDiscovery runs a discovery round soon.
@@ -80,6 +104,7 @@ func (h *Host) discoveryLoop() {
 		case <-h.kick:
 		}
 		h.connectBootnodes(boot)
+		h.connectBootnodes(h.localPeers())
 		if rd != nil {
 			if err := h.dht.Bootstrap(h.ctx); err != nil {
 				h.log.Debug("DHT bootstrap", "err", err)

@@ -127,6 +127,7 @@ type Host struct {
 	mu struct {
 		sync.Mutex
 		topics map[string]*Topic
+		local  map[peer.ID]peer.AddrInfo // found by mDNS
 	}
 }
 
@@ -206,6 +207,7 @@ func New(cfg Config) (*Host, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hst := &Host{cfg: cfg, log: cfg.Logger, h: h, gater: g, ctx: ctx, cancel: cancel}
 	hst.mu.topics = make(map[string]*Topic)
+	hst.mu.local = make(map[peer.ID]peer.AddrInfo)
 	hst.peers = newPeerSet(hst)
 	h.Network().Notify(hst.peers.notifiee())
 	if err := hst.startPubSub(); err != nil {
