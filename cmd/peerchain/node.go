@@ -95,7 +95,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call, and of all the runs of one eth_estimateGas together")
 	fs.DurationVar(&f.rpcTimeout, "rpc.timeout", 30*time.Second, "time budget of one HTTP request, a whole batch included (calls past it answer -32002 \"request timed out\")")
 	fs.IntVar(&f.rpcMaxRequests, "rpc.maxrequests", runtime.GOMAXPROCS(0), "most HTTP requests (a batch is one) running at once, one per CPU by default; others wait, then get HTTP 429 \"server busy\"")
-	fs.IntVar(&f.rpcHeavyLimit, "rpc.heavylimit", max(1, runtime.GOMAXPROCS(0)/2), "most eth_call, eth_estimateGas and eth_getLogs running at once, half the CPUs by default (the rest import blocks); others wait, then get \"server busy\"")
+	fs.IntVar(&f.rpcHeavyLimit, "rpc.heavylimit", runtime.GOMAXPROCS(0), "most eth_call, eth_estimateGas and eth_getLogs running at once, one per CPU by default (lower it to keep cores for block import and mining); others wait, then get \"server busy\"")
 	fs.IntVar(&f.rpcBatchLimit, "rpc.batchlimit", 1000, "most requests in one JSON-RPC batch")
 	fs.IntVar(&f.rpcFilters, "rpc.filters", 10_000, "most polling filters (eth_newFilter and friends) installed at once")
 	fs.IntVar(&f.rpcClientFilters, "rpc.clientfilters", 1_000, "most polling filters of one client (one IP address over HTTP, one WebSocket connection)")

@@ -61,7 +61,7 @@ subscriptions = 4
 		"--rpc.ws.origins strings",
 		"--rpc.timeout duration", "(default 30s)",
 		"--rpc.maxrequests int", "(default " + strconv.Itoa(cpus) + ")",
-		"--rpc.heavylimit int", "(default " + strconv.Itoa(max(1, cpus/2)) + ")",
+		"--rpc.heavylimit int", "(default " + strconv.Itoa(cpus) + ")",
 		"--rpc.filters int", "(default 10000)",
 		"--rpc.clientfilters int", "(default 1000)",
 		"--rpc.subscriptions int",
