@@ -93,7 +93,8 @@ func (w network) Peers() []rpc.PeerInfo {
 			info.Since = p.Since.UTC().Format(time.RFC3339)
 		}
 		if h, ok := w.syncer.PeerHead(p.ID); ok {
-			info.Head = &rpc.PeerHeadInfo{Hash: h.Head, Number: hexutil.Uint64(h.Number), TotalDifficulty: (*hexutil.Big)(h.TD)}
+			info.Head = &rpc.PeerHeadInfo{Hash: h.Head, Number: hexutil.Uint64(h.Number),
+				TotalDifficulty: (*hexutil.Big)(h.TD), ProvenTotalDifficulty: (*hexutil.Big)(h.ProvenTD)}
 		}
 		out = append(out, info)
 	}

@@ -79,11 +79,15 @@ type PeerInfo struct {
 	Head      *PeerHeadInfo `json:"head,omitempty"`
 }
 
-// PeerHeadInfo is what a peer told us of its head.
+// PeerHeadInfo is what a peer told us of its head, and how much of it we
+// have checked.
 type PeerHeadInfo struct {
 	Hash            common.Hash    `json:"hash"`
 	Number          hexutil.Uint64 `json:"number"`
 	TotalDifficulty *hexutil.Big   `json:"totalDifficulty"`
+	// ProvenTotalDifficulty is the most work the peer has shown with
+	// headers or blocks we verified; TotalDifficulty is only its claim.
+	ProvenTotalDifficulty *hexutil.Big `json:"provenTotalDifficulty"`
 }
 
 // NodeInfo is this node's peer-to-peer identity.

@@ -505,3 +505,36 @@ func TestBodiesHogGetsItsBudget(t *testing.T) {
 		t.Fatal("asking within the request rate is no offence")
 	}
 }
+
+// With a minimum chain work (a real network's known honest work), a chain
+// below it is neither downloaded nor stored, however it is offered, and
+// its peer is treated as one whose claim did not hold; a chain above it
+// syncs and relays as usual.
+func TestMinChainWork(t *testing.T) {
+	source := newPeer(t)
+	blocks := genChain(t, source.env.Gen, source.env.Gen.Genesis(), 20)
+	insertAll(t, source, blocks)
+	td := source.env.Chain.CurrentTD()
+	strict := newPeerWith(t, func(cfg *Config) {
+		cfg.MinChainWork = new(big.Int).Mul(td, big.NewInt(10))
+		cfg.HeaderTimeout = time.Second
+		cfg.StrikeBackoff = 200 * time.Millisecond
+	}, source.addr())
+	enough := newPeerWith(t, func(cfg *Config) { cfg.MinChainWork = td }, source.addr())
+	waitFor(t, 30*time.Second, "the peer whose minimum the chain meets to sync", headIs(enough, blocks[19]))
+	next := genChain(t, source.env.Gen, blocks[19], 1)
+	insertAll(t, source, next)
+	source.sync.Broadcast(next[0])
+	waitFor(t, 20*time.Second, "the next block to reach the peer whose minimum the chain meets", headIs(enough, next[0]))
+	waitFor(t, 30*time.Second, "the strict peer to give up on the light chain", func() bool {
+		return strict.host.IsBanned(source.host.ID())
+	})
+	if n := strict.env.Chain.CurrentBlock().NumberU64(); n != 0 {
+		t.Fatalf("a chain below the minimum chain work was imported to %d", n)
+	}
+	for _, b := range append(blocks[:3], next...) {
+		if strict.env.Chain.HasBlock(b.Hash(), b.NumberU64()) {
+			t.Fatalf("block %d of a chain below the minimum chain work was stored", b.NumberU64())
+		}
+	}
+}
