@@ -5,12 +5,10 @@ package e2e
 import (
 	"context"
 	"crypto/ecdsa"
-	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,9 +19,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	lpeer "github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
 	"github.com/peerchain/peerchain/internal/wallet"
 )
@@ -216,18 +212,7 @@ func TestCrashRecovery(t *testing.T) {
 // port on loopback.
 func newDevP2PPeer(t *testing.T, extra ...string) *p2pPeer {
 	t.Helper()
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	p := newPeer(t)
-	key, err := p2p.LoadOrCreateKey(filepath.Join(p.datadir, "p2p", "key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := lpeer.IDFromPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.args = append([]string{"--dev", "--p2p", listen, "--p2p.nodht"}, extra...)
-	return &p2pPeer{peer: p, p2pAddr: listen + "/p2p/" + id.String()}
+	return newKeyedPeer(t, append([]string{"--dev", "--p2p.nodht"}, extra...)...)
 }
 
 // checkRestart checks a restarted peer: the head state reads, and every

@@ -77,8 +77,14 @@ type p2pPeer struct {
 
 func newP2PPeer(t *testing.T, genesis string, extra ...string) *p2pPeer {
 	t.Helper()
-	port := freePort(t)
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)
+	return newKeyedPeer(t, append([]string{"--genesis", genesis}, extra...)...)
+}
+
+// newKeyedPeer is a peer whose key is made up front (so its multiaddr is
+// known before it starts), listening for P2P on a free loopback port.
+func newKeyedPeer(t *testing.T, args ...string) *p2pPeer {
+	t.Helper()
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
 	p := newPeer(t)
 	key, err := p2p.LoadOrCreateKey(filepath.Join(p.datadir, "p2p", "key"))
 	if err != nil {
@@ -88,7 +94,7 @@ func newP2PPeer(t *testing.T, genesis string, extra ...string) *p2pPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.args = append([]string{"--genesis", genesis, "--p2p", listen}, extra...)
+	p.args = append([]string{"--p2p", listen}, args...)
 	return &p2pPeer{peer: p, p2pAddr: listen + "/p2p/" + id.String()}
 }
 
