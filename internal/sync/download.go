@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/big"
 	gosync "sync"
 	"time"
 
@@ -23,26 +22,6 @@ const (
 )
 
 var errNotHeavier = errors.New("peer's chain is not heavier than ours")
-
-// peerFault marks a sync failure that is the sync peer's doing: it did not
-// back the work it claimed (no answer in time, a chain lighter than
-// claimed, a different chain on the second download, a lie about the
-// common ancestor). Each costs the peer a strike.
-type peerFault struct{ err error }
-
-func (e *peerFault) Error() string { return e.err.Error() }
-func (e *peerFault) Unwrap() error { return e.err }
-
-func fault(err error) error {
-	if err == nil {
-		return nil
-	}
-	var pf *peerFault
-	if errors.As(err, &pf) {
-		return err
-	}
-	return &peerFault{err}
-}
 
 // maybeSync starts a sync with the best peer that claims more work than
 // ours; see peerTable.best.
@@ -66,13 +45,18 @@ func (s *Syncer) maybeSync(ctx context.Context) {
 			s.progress.stop()
 		}()
 		err := s.syncWith(ctx, p, st)
-		var pf *peerFault
+		var (
+			sf *SourceFault
+			ic *InvalidChainError
+		)
 		switch {
 		case err == nil:
 			s.peers.succeed(p)
 		case ctx.Err() != nil:
 			return
-		case errors.As(err, &pf):
+		case errors.As(err, &ic):
+			s.punish(p, err.Error())
+		case errors.As(err, &sf):
 			strikes := s.peers.fail(p)
 			s.log.Info("Sync failed: the peer did not back its claim", "peer", p, "claimed td", st.td, "strikes", strikes, "err", err)
 			if strikes >= maxStrikes {
@@ -93,23 +77,26 @@ func (s *Syncer) Syncing() bool {
 }
 
 // syncWith downloads and imports p's chain: the common ancestor, then the
-// headers up to the point where they outweigh our chain (proveWork), then
+// headers up to the point where they outweigh our chain (ProveWork), then
 // every header to p's head again or from memory, with the bodies fetched
 // from several peers and imported in order as they come (download).
 func (s *Syncer) syncWith(ctx context.Context, p peer.ID, st peerState) error {
 	start := time.Now()
-	anc, err := s.findAncestor(ctx, p, st.number)
+	fetch := func(ctx context.Context, from, count uint64) ([]*types.Header, error) {
+		return s.fetchHeaders(ctx, p, from, count)
+	}
+	anc, err := FindAncestor(ctx, s.chain, fetch, st.number)
 	if err != nil {
 		return fmt.Errorf("find common ancestor: %w", err)
 	}
 	ours := s.chain.CurrentBlock().NumberU64()
 	s.log.Info("Sync started", "peer", p, "ancestor", anc.Number, "ours", ours, "theirs", st.number)
-	proof, err := s.proveWork(ctx, p, anc, st.number)
+	proof, err := ProveWork(ctx, s.chain, fetch, anc, st.number, s.cfg.MinChainWork, s.cfg.MaxHeldHeaders, s.noteHeld)
 	if err != nil {
 		return err
 	}
-	s.peers.prove(p, proof.hash, proof.number, proof.td)
-	s.log.Info("Header chain outweighs ours", "at", proof.number, "td", proof.td, "took", time.Since(start).Round(time.Millisecond))
+	s.peers.prove(p, proof.Hash(), proof.Number(), proof.TD())
+	s.log.Info("Header chain outweighs ours", "at", proof.Number(), "td", proof.TD(), "took", time.Since(start).Round(time.Millisecond))
 	s.progress.start(ours, st.number)
 	if err := s.download(ctx, p, anc, st.number, proof); err != nil {
 		return err
@@ -119,131 +106,15 @@ func (s *Syncer) syncWith(ctx context.Context, p peer.ID, st peerState) error {
 	return nil
 }
 
-// findAncestor finds the highest block p and we both have on our canonical
-// chains, by binary search. Only a match is believed (a hash cannot be
-// forged); a peer that lies about a mismatch only lowers the ancestor, and
-// proveWork catches it when it then serves our own block after it.
-func (s *Syncer) findAncestor(ctx context.Context, p peer.ID, theirs uint64) (*types.Header, error) {
-	hi := min(s.chain.CurrentBlock().NumberU64(), theirs)
-	common := func(n uint64) (bool, error) {
-		hs, err := s.fetchHeaders(ctx, p, n, 1)
-		if err != nil {
-			return false, fault(err)
-		}
-		if len(hs) == 0 {
-			return false, fault(fmt.Errorf("the peer claims head %d but has no header %d", theirs, n))
-		}
-		ours, ok := s.chain.GetCanonicalHash(n)
-		return ok && ours == hs[0].Hash(), nil
-	}
-	ok, err := common(hi)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		lo := uint64(0) // genesis: checked by the handshake
-		for lo+1 < hi {
-			mid := lo + (hi-lo)/2
-			c, err := common(mid)
-			if err != nil {
-				return nil, err
-			}
-			if c {
-				lo = mid
-			} else {
-				hi = mid
-			}
-		}
-		hi = lo
-	}
-	h := s.chain.GetHeaderByNumber(hi)
-	if h == nil {
-		return nil, fmt.Errorf("canonical header %d missing", hi)
-	}
-	return h, nil
-}
-
-// workProof is what proveWork learnt of a peer's chain.
-type workProof struct {
-	// kept holds every header from the ancestor on when they fit in
-	// Config.MaxHeldHeaders, nil otherwise.
-	kept []*types.Header
-	// checkpoints maps the number of the last header of each response to
-	// its hash, up to the proof point: the second download must match.
-	checkpoints map[uint64]common.Hash
-	// number, hash and td are the header where the chain's total
-	// difficulty passed ours and the minimum chain work.
-	number uint64
-	hash   common.Hash
-	td     *big.Int
-}
-
-// proveWork downloads and verifies p's headers after anc until their total
-// difficulty passes ours (and the minimum chain work), holding at most
-// Config.MaxHeldHeaders of them and past that only a checkpoint hash per
-// response. A chain that ends first is a claim not backed.
-func (s *Syncer) proveWork(ctx context.Context, p peer.ID, anc *types.Header, target uint64) (*workProof, error) {
-	v, err := s.chain.NewHeaderVerifier(anc.Hash())
-	if err != nil {
-		return nil, err
-	}
-	ourTD := s.chain.CurrentTD()
-	proof := &workProof{checkpoints: make(map[uint64]common.Hash)}
-	first := anc.Number.Uint64() + 1
-	for next := first; next <= target; {
-		batch, err := s.fetchHeaders(ctx, p, next, min(maxHeadersPerRequest, target-next+1))
-		if err != nil {
-			return nil, fault(err)
-		}
-		if len(batch) == 0 {
-			break // its chain ends here
-		}
-		if next == first {
-			// The ancestor search said the chains part after anc: our own
-			// block right after it means the peer lied to make us walk
-			// back and download what we have.
-			if ours, ok := s.chain.GetCanonicalHash(first); ok && ours == batch[0].Hash() {
-				return nil, fault(fmt.Errorf("the ancestor search said block %d differs from ours, then the peer served our block %s", first, ours))
-			}
-		}
-		if err := s.verifyHeaders(p, v, batch); err != nil {
-			return nil, err
-		}
-		last := batch[len(batch)-1]
-		proof.checkpoints[last.Number.Uint64()] = last.Hash()
-		if proof.kept != nil || next == first {
-			if len(proof.kept)+len(batch) <= s.cfg.MaxHeldHeaders {
-				proof.kept = append(proof.kept, batch...)
-				if n := int64(len(proof.kept)); n > s.maxHeld.Load() {
-					s.maxHeld.Store(n)
-				}
-			} else {
-				proof.kept = nil
-			}
-		}
-		next += uint64(len(batch))
-		if td := v.TD(); td.Cmp(ourTD) > 0 && td.Cmp(s.cfg.MinChainWork) >= 0 {
-			proof.number, proof.hash, proof.td = last.Number.Uint64(), last.Hash(), td
-			return proof, nil
+// noteHeld records the most headers a sync has held before their work was
+// proven.
+func (s *Syncer) noteHeld(n int) {
+	for {
+		old := s.maxHeld.Load()
+		if int64(n) <= old || s.maxHeld.CompareAndSwap(old, int64(n)) {
+			return
 		}
 	}
-	return nil, fault(fmt.Errorf("%w: its headers to %d reach total difficulty %v; ours is %v, the minimum chain work %v",
-		errNotHeavier, v.Last().Number, v.TD(), ourTD, s.cfg.MinChainWork))
-}
-
-// verifyHeaders checks the next headers of p's chain. A header that breaks
-// a rule bans p; one from the future (clocks differ) only stops the sync.
-func (s *Syncer) verifyHeaders(p peer.ID, v *chain.HeaderVerifier, batch []*types.Header) error {
-	err := v.Verify(batch)
-	if err == nil {
-		return nil
-	}
-	var re *chain.RuleError
-	if errors.As(err, &re) && !re.Permanent() {
-		return err
-	}
-	s.punish(p, fmt.Sprintf("invalid header chain: %v", err))
-	return err
 }
 
 // fetchHeaders asks p for count canonical headers from start, within the
@@ -282,11 +153,11 @@ type bodyJob struct {
 }
 
 // download streams p's headers from anc to target (from memory when
-// proveWork kept them, else fetched again and checked against its
+// ProveWork kept them, else fetched again and checked against its
 // checkpoints), fetches their bodies in parallel from every peer that may
 // have them and imports the blocks in order. At most bodiesInFlight batches
 // of bodyBatch blocks are held at any time.
-func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Header, target uint64, proof *workProof) error {
+func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Header, target uint64, proof *WorkProof) error {
 	var wg gosync.WaitGroup
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
@@ -322,7 +193,10 @@ func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Head
 			}
 			return true
 		}
-		streamErr = s.streamHeaders(ctx, syncPeer, anc, target, proof, emit)
+		fetch := func(ctx context.Context, from, count uint64) ([]*types.Header, error) {
+			return s.fetchHeaders(ctx, syncPeer, from, count)
+		}
+		streamErr = StreamHeaders(ctx, s.chain, fetch, anc, target, proof, emit)
 		done <- idx
 	}()
 	for w := 0; w < maxBodyWorkers; w++ {
@@ -372,50 +246,6 @@ func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Head
 		s.progress.maybeLog(s.log)
 	}
 	return streamErr
-}
-
-// streamHeaders hands emit p's verified headers from anc+1 to target in
-// order. Up to the proof point they must be the chain proveWork saw.
-func (s *Syncer) streamHeaders(ctx context.Context, p peer.ID, anc *types.Header, target uint64, proof *workProof, emit func([]*types.Header) bool) error {
-	v, err := s.chain.NewHeaderVerifier(anc.Hash())
-	if err != nil {
-		return err
-	}
-	next := anc.Number.Uint64() + 1
-	if proof.kept != nil {
-		if err := v.Verify(proof.kept); err != nil {
-			return err
-		}
-		if !emit(proof.kept) {
-			return ctx.Err()
-		}
-		next += uint64(len(proof.kept))
-	}
-	for next <= target {
-		batch, err := s.fetchHeaders(ctx, p, next, min(maxHeadersPerRequest, target-next+1))
-		if err != nil {
-			return fault(err)
-		}
-		if len(batch) == 0 {
-			if next <= proof.number {
-				return fault(fmt.Errorf("the peer served headers to %d, then none from %d", proof.number, next))
-			}
-			return nil // its chain moved since its status: we have the heavier part
-		}
-		if err := s.verifyHeaders(p, v, batch); err != nil {
-			return err
-		}
-		for _, h := range batch {
-			if want, ok := proof.checkpoints[h.Number.Uint64()]; ok && want != h.Hash() {
-				return fault(fmt.Errorf("header %d is %s now, the peer served %s before", h.Number, h.Hash(), want))
-			}
-		}
-		if !emit(batch) {
-			return ctx.Err()
-		}
-		next += uint64(len(batch))
-	}
-	return nil
 }
 
 // bodySources remembers, for one download, the peers that failed to serve

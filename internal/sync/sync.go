@@ -61,6 +61,7 @@ import (
 // Chain is what sync needs of the chain.
 type Chain interface {
 	CurrentBlock() *types.Block
+	CurrentHeader() *types.Header
 	CurrentTD() *big.Int
 	Genesis() *types.Block
 	Config() *gparams.ChainConfig
