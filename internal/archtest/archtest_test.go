@@ -31,11 +31,12 @@ var allowed = map[string][]string{
 	"internal/p2p":             {"internal/params"},
 	"internal/sync":            {"internal/p2p", "internal/chain", "internal/txpool", "internal/params", "internal/pow", "internal/chaindb"},
 	"internal/rpc":             {"internal/chain", "internal/txpool", "internal/execution", "internal/params", "internal/p2p", "internal/sync"},
+	"internal/light":           {"internal/chain", "internal/chaindb", "internal/params", "internal/sync", "internal/p2p", "internal/rpc", "internal/execution", "internal/pow"},
 	"internal/wallet":          {"internal/params"},
 	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p"},
 	"internal/node":            {"*"},
 	"internal/archtest":        {},
-	"cmd/peerchain":            {"internal/node", "internal/params", "internal/wallet", "internal/devnet"},
+	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet"},
 	"test/e2e":                 {"*"},
 	"bench":                    {"*"},
 }

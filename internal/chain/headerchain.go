@@ -111,6 +111,24 @@ func (c *Chain) NewHeaderVerifier(hash common.Hash) (*HeaderVerifier, error) {
 	}, nil
 }
 
+// NewHeaderVerifier starts a run of header checks after start for a store
+// of headers other than a Chain (a light peer's): the caller gives start's
+// schedule anchor (see ChildAnchor), its total difficulty and the
+// timestamps of start and its ancestors, oldest first, at most
+// params.MedianTimeSpan of them and ending with start's.
+func (v *Validator) NewHeaderVerifier(start *types.Header, anchor uint64, td *big.Int, times []uint64) (*HeaderVerifier, error) {
+	if len(times) == 0 || len(times) > params.MedianTimeSpan || times[len(times)-1] != start.Time {
+		return nil, fmt.Errorf("header verifier after block %v: %d ancestor timestamps, want 1 to %d ending with the block's own", start.Number, len(times), params.MedianTimeSpan)
+	}
+	return &HeaderVerifier{
+		val: v, last: start, lastHash: start.Hash(), lastPow: pow.HeaderPowHash(start),
+		anchor: anchor, td: new(big.Int).Set(td), times: slices.Clone(times),
+	}, nil
+}
+
+// Anchor is the schedule anchor after the last verified header.
+func (v *HeaderVerifier) Anchor() uint64 { return v.anchor }
+
 // Verify checks the next headers of the run, in order. On error the run
 // stops at the last good header.
 func (v *HeaderVerifier) Verify(headers []*types.Header) error {

@@ -152,6 +152,19 @@ func WriteBlock(w ethdb.KeyValueWriter, block *types.Block) error {
 	return nil
 }
 
+// WriteHeader stores a header and its number lookup without a body (a
+// light peer's header chain).
+func WriteHeader(w ethdb.KeyValueWriter, h *types.Header) error {
+	hash, num := h.Hash(), h.Number.Uint64()
+	if err := put(w, blockKey(headerPrefix, num, hash), h, "header"); err != nil {
+		return err
+	}
+	if err := w.Put(hashKey(numberPrefix, hash), binary.BigEndian.AppendUint64(nil, num)); err != nil {
+		return fmt.Errorf("write header number: %w", err)
+	}
+	return nil
+}
+
 // ReadRawReceipts returns a block's receipts in storage form (status,
 // cumulative gas, logs); the caller derives the other fields.
 func ReadRawReceipts(r ethdb.KeyValueReader, hash common.Hash, num uint64) (types.Receipts, error) {

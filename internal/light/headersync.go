@@ -1,0 +1,231 @@
+package light
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	gosync "sync"
+	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/peerchain/peerchain/internal/sync"
+)
+
+// sourceState is what the light peer knows of one source.
+type sourceState struct {
+	src     Source
+	claim   Claim
+	claimed time.Time
+	strikes int       // failures in a row
+	until   time.Time // not asked before then (back-off or drop)
+	dropped string    // why it was dropped, while it is
+}
+
+// headerSyncer follows the heaviest header chain any source shows. A
+// source's claim only chooses whom to ask: its headers are verified, and a
+// source whose headers do not back its claim gets a strike (a back-off
+// that doubles), three in a row or one invalid or malformed answer drop it
+// for dropFor. One honest source is enough: work cannot be forged.
+type headerSyncer struct {
+	hc       *HeaderChain
+	log      *slog.Logger
+	now      func() time.Time
+	backoff  time.Duration
+	dropFor  time.Duration
+	maxHeld  int
+	minWork  *big.Int
+	interval time.Duration
+
+	mu      gosync.Mutex
+	sources []*sourceState
+	held    int // most headers held before their work was proven
+	syncing bool
+}
+
+const maxStrikes = 3
+
+func (s *headerSyncer) state(src Source) *sourceState {
+	for _, st := range s.sources {
+		if st.src == src {
+			return st
+		}
+	}
+	return nil
+}
+
+// run follows the sources until ctx ends.
+func (s *headerSyncer) run(ctx context.Context) {
+	tick := time.NewTicker(s.interval)
+	defer tick.Stop()
+	for {
+		s.refresh(ctx)
+		if src, claim, ok := s.best(); ok {
+			s.syncWith(ctx, src, claim)
+			continue // at once: there may be more, or another source
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// refresh asks every source that may be asked for its head, at once.
+func (s *headerSyncer) refresh(ctx context.Context) {
+	s.mu.Lock()
+	now := s.now()
+	var ask []*sourceState
+	for _, st := range s.sources {
+		if !now.Before(st.until) && now.Sub(st.claimed) >= s.interval {
+			ask = append(ask, st)
+		}
+	}
+	s.mu.Unlock()
+	var wg gosync.WaitGroup
+	for _, st := range ask {
+		wg.Add(1)
+		go func(st *sourceState) {
+			defer wg.Done()
+			claim, err := st.src.Head(ctx)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			st.claimed = s.now()
+			if err != nil {
+				s.log.Debug("Source head unavailable", "source", st.src.Name(), "err", err)
+				return
+			}
+			st.claim = claim
+		}(st)
+	}
+	wg.Wait()
+}
+
+// best returns the source to sync from: among those claiming more work
+// than ours and not backing off, the fewest strikes first, then the
+// biggest claim.
+func (s *headerSyncer) best() (Source, Claim, bool) {
+	ours := s.hc.CurrentTD()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var top *sourceState
+	for _, st := range s.sources {
+		if st.claim.TD == nil || st.claim.TD.Cmp(ours) <= 0 || now.Before(st.until) {
+			continue
+		}
+		if top == nil || st.strikes < top.strikes || (st.strikes == top.strikes && st.claim.TD.Cmp(top.claim.TD) > 0) {
+			top = st
+		}
+	}
+	if top == nil {
+		return nil, Claim{}, false
+	}
+	return top.src, top.claim, true
+}
+
+// syncWith downloads and stores src's headers: common ancestor, proof
+// that they outweigh ours, then every header to its claimed head.
+func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
+	s.mu.Lock()
+	s.syncing = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.syncing = false
+		s.mu.Unlock()
+	}()
+	start := time.Now()
+	fetch := func(ctx context.Context, from, count uint64) ([]*types.Header, error) {
+		return src.Headers(ctx, from, count)
+	}
+	err := func() error {
+		anc, err := sync.FindAncestor(ctx, s.hc, fetch, claim.Number)
+		if err != nil {
+			return err
+		}
+		proof, err := sync.ProveWork(ctx, s.hc, fetch, anc, claim.Number, s.minWork, s.maxHeld, s.noteHeld)
+		if err != nil {
+			return err
+		}
+		var insertErr error
+		err = sync.StreamHeaders(ctx, s.hc, fetch, anc, claim.Number, proof, func(hs []*types.Header) bool {
+			insertErr = s.hc.insertVerified(hs)
+			return insertErr == nil
+		})
+		if insertErr != nil {
+			return insertErr
+		}
+		return err
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.state(src)
+	var (
+		sf *sync.SourceFault
+		ic *sync.InvalidChainError
+	)
+	switch {
+	case err == nil:
+		st.strikes, st.until = 0, time.Time{}
+		head := s.hc.CurrentHeader()
+		s.log.Debug("Headers synced", "source", src.Name(), "head", head.Number, "took", time.Since(start).Round(time.Millisecond))
+	case ctx.Err() != nil:
+	case errors.As(err, &ic) || isMalformed(err):
+		s.dropLocked(st, fmt.Sprintf("served an invalid or malformed header chain: %v", err))
+	case errors.As(err, &sf):
+		st.strikes++
+		st.until = s.now().Add(s.backoff << min(st.strikes-1, 10))
+		s.log.Info("Source did not back its claim", "source", src.Name(), "claimed td", claim.TD, "strikes", st.strikes, "err", err)
+		if st.strikes >= maxStrikes {
+			s.dropLocked(st, fmt.Sprintf("claimed total difficulty %v and failed %d syncs in a row: %v", claim.TD, st.strikes, err))
+		}
+	default:
+		// Not the source's doing for all we know (a header from the
+		// future, a local failure): ask again after a pause.
+		st.until = s.now().Add(s.backoff)
+		s.log.Warn("Header sync stopped", "source", src.Name(), "err", err)
+	}
+}
+
+// dropLocked stops asking a source for dropFor, with the evidence logged.
+func (s *headerSyncer) dropLocked(st *sourceState, why string) {
+	st.dropped = why
+	st.until = s.now().Add(s.dropFor)
+	st.claim = Claim{}
+	s.log.Warn("Dropped a source", "source", st.src.Name(), "for", s.dropFor, "evidence", why)
+}
+
+func (s *headerSyncer) noteHeld(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = max(s.held, n)
+}
+
+// SourceStatus is one source as the light peer sees it.
+type SourceStatus struct {
+	Name    string
+	Claim   Claim
+	Strikes int
+	Dropped string // the evidence, while dropped
+	Until   time.Time
+}
+
+// sourceStatus lists the sources.
+func (s *headerSyncer) sourceStatus() []SourceStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]SourceStatus, 0, len(s.sources))
+	for _, st := range s.sources {
+		ss := SourceStatus{Name: st.src.Name(), Claim: st.claim, Strikes: st.strikes}
+		if now.Before(st.until) {
+			ss.Dropped, ss.Until = st.dropped, st.until
+		}
+		out = append(out, ss)
+	}
+	return out
+}
