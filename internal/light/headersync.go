@@ -191,6 +191,34 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 	}
 }
 
+// usable returns the sources not dropped, those without strikes first.
+func (s *headerSyncer) usable() []Source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var good, struck []Source
+	for _, st := range s.sources {
+		switch {
+		case st.dropped != "" && now.Before(st.until):
+		case st.strikes > 0:
+			struck = append(struck, st.src)
+		default:
+			good = append(good, st.src)
+		}
+	}
+	return append(good, struck...)
+}
+
+// drop stops asking src for dropFor: it answered something a verified
+// header contradicts.
+func (s *headerSyncer) drop(src Source, why string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.state(src); st != nil {
+		s.dropLocked(st, why)
+	}
+}
+
 // dropLocked stops asking a source for dropFor, with the evidence logged.
 func (s *headerSyncer) dropLocked(st *sourceState, why string) {
 	st.dropped = why

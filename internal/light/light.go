@@ -101,6 +101,7 @@ type Light struct {
 	kv      *chaindb.KV
 	hc      *HeaderChain
 	sync    *headerSyncer
+	fetch   *fetcher
 	closers []func()
 }
 
@@ -141,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 	for _, src := range sources {
 		l.sync.sources = append(l.sync.sources, &sourceState{src: src})
 	}
+	l.fetch = &fetcher{hc: l.hc, val: val, config: cfg.Genesis.Config(), sources: l.sync}
 	head := l.hc.CurrentHeader()
 	l.log.Info("Light peer opened", "datadir", cfg.DataDir, "chainid", cfg.Genesis.ChainID(), "head", head.Number, "sources", len(sources))
 	return l, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
 	"github.com/peerchain/peerchain/internal/chain/chaintest"
+	"github.com/peerchain/peerchain/internal/params"
 	"github.com/peerchain/peerchain/internal/rpc"
 	"github.com/peerchain/peerchain/internal/txpool"
 )
@@ -32,9 +33,13 @@ type provider struct {
 	url string
 }
 
-func newProvider(t *testing.T) *provider {
+func newProvider(t *testing.T, opts ...chaingen.GenesisOptions) *provider {
 	t.Helper()
-	env := chaintest.New(t, genesisOpts)
+	o := genesisOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	env := chaintest.New(t, o)
 	pool, err := txpool.New(txpool.Config{Chain: env.Chain})
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +67,15 @@ func (p *provider) extend(t *testing.T, n int, mut func(*chaingen.BlockGen)) []*
 		}
 	}
 	return blocks
+}
+
+func mustGenesis(t *testing.T, o chaingen.GenesisOptions) *params.Genesis {
+	t.Helper()
+	g, err := chaingen.Genesis(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
 }
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {

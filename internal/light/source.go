@@ -33,6 +33,34 @@ type Source interface {
 	// Headers returns up to count canonical headers from start, numbered
 	// from start; fewer at the source's head.
 	Headers(ctx context.Context, start, count uint64) ([]*types.Header, error)
+	// Body returns the body of the block hash, or ErrNotFound.
+	Body(ctx context.Context, hash common.Hash) (*types.Body, error)
+	// Receipts returns the receipts of the block hash in their consensus
+	// fields, or ErrNotFound.
+	Receipts(ctx context.Context, hash common.Hash) (types.Receipts, error)
+	// Proof returns the Merkle proof nodes of an account and of storage
+	// slots in the state of the block hash.
+	Proof(ctx context.Context, hash common.Hash, addr common.Address, slots []common.Hash) (*Proof, error)
+	// Code returns the code of addr in the state of the block hash.
+	Code(ctx context.Context, hash common.Hash, addr common.Address) ([]byte, error)
+	// TxLocation returns the block hash and index of a transaction on the
+	// source's canonical chain, or ErrNotFound.
+	TxLocation(ctx context.Context, txHash common.Hash) (common.Hash, uint64, error)
+	// SendTransaction submits a signed transaction.
+	SendTransaction(ctx context.Context, tx *types.Transaction) error
+}
+
+// ErrNotFound is a source saying it does not have something. For what a
+// verified header commits to, another source proving it exists convicts
+// the first of withholding.
+var ErrNotFound = errors.New("not found")
+
+// Proof is the Merkle proof nodes a source gave for an account and some of
+// its storage slots; nothing in it is believed until it verifies against a
+// header's state root.
+type Proof struct {
+	Account [][]byte
+	Storage [][][]byte // one list of nodes per requested slot, in order
 }
 
 // maxHeadersPerCall is the most headers one call asks for.
@@ -119,6 +147,109 @@ func (s *RPCSource) Headers(ctx context.Context, start, count uint64) ([]*types.
 		return nil, &MalformedError{Source: s.url, Err: err}
 	}
 	return hs, nil
+}
+
+// Body asks for the raw block (peerchain_getRawBlock).
+func (s *RPCSource) Body(ctx context.Context, hash common.Hash) (*types.Body, error) {
+	var raw hexutil.Bytes
+	if err := s.call(ctx, &raw, "peerchain_getRawBlock", hash); err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s: block %s: %w", s.url, hash, ErrNotFound)
+	}
+	b := new(types.Block)
+	if err := rlp.DecodeBytes(raw, b); err != nil {
+		return nil, &MalformedError{Source: s.url, Err: fmt.Errorf("block %s: %w", hash, err)}
+	}
+	return b.Body(), nil
+}
+
+// Receipts asks for the raw receipts (peerchain_getRawReceipts).
+func (s *RPCSource) Receipts(ctx context.Context, hash common.Hash) (types.Receipts, error) {
+	var raw []hexutil.Bytes
+	if err := s.call(ctx, &raw, "peerchain_getRawReceipts", hash); err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%s: receipts of block %s: %w", s.url, hash, ErrNotFound)
+	}
+	out := make(types.Receipts, len(raw))
+	for i, enc := range raw {
+		r := new(types.Receipt)
+		if err := r.UnmarshalBinary(enc); err != nil {
+			return nil, &MalformedError{Source: s.url, Err: fmt.Errorf("receipt %d of block %s: %w", i, hash, err)}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// Proof asks eth_getProof at the block hash.
+func (s *RPCSource) Proof(ctx context.Context, hash common.Hash, addr common.Address, slots []common.Hash) (*Proof, error) {
+	var res struct {
+		AccountProof []hexutil.Bytes `json:"accountProof"`
+		StorageProof []struct {
+			Proof []hexutil.Bytes `json:"proof"`
+		} `json:"storageProof"`
+	}
+	keys := make([]string, len(slots))
+	for i, k := range slots {
+		keys[i] = k.Hex()
+	}
+	if err := s.call(ctx, &res, "eth_getProof", addr, keys, gethrpc.BlockNumberOrHashWithHash(hash, true)); err != nil {
+		return nil, err
+	}
+	if len(res.StorageProof) != len(slots) {
+		return nil, &MalformedError{Source: s.url, Err: fmt.Errorf("%d storage proofs for %d slots", len(res.StorageProof), len(slots))}
+	}
+	p := &Proof{Account: toBytes(res.AccountProof), Storage: make([][][]byte, len(slots))}
+	for i, sp := range res.StorageProof {
+		p.Storage[i] = toBytes(sp.Proof)
+	}
+	return p, nil
+}
+
+func toBytes(in []hexutil.Bytes) [][]byte {
+	out := make([][]byte, len(in))
+	for i, b := range in {
+		out[i] = b
+	}
+	return out
+}
+
+// Code asks eth_getCode at the block hash.
+func (s *RPCSource) Code(ctx context.Context, hash common.Hash, addr common.Address) ([]byte, error) {
+	var code hexutil.Bytes
+	if err := s.call(ctx, &code, "eth_getCode", addr, gethrpc.BlockNumberOrHashWithHash(hash, true)); err != nil {
+		return nil, err
+	}
+	return code, nil
+}
+
+// TxLocation asks eth_getTransactionByHash where a transaction is.
+func (s *RPCSource) TxLocation(ctx context.Context, txHash common.Hash) (common.Hash, uint64, error) {
+	var tx *struct {
+		BlockHash *common.Hash    `json:"blockHash"`
+		Index     *hexutil.Uint64 `json:"transactionIndex"`
+	}
+	if err := s.call(ctx, &tx, "eth_getTransactionByHash", txHash); err != nil {
+		return common.Hash{}, 0, err
+	}
+	if tx == nil || tx.BlockHash == nil || tx.Index == nil {
+		return common.Hash{}, 0, fmt.Errorf("%s: transaction %s: %w", s.url, txHash, ErrNotFound)
+	}
+	return *tx.BlockHash, uint64(*tx.Index), nil
+}
+
+// SendTransaction forwards a signed transaction (eth_sendRawTransaction).
+func (s *RPCSource) SendTransaction(ctx context.Context, tx *types.Transaction) error {
+	data, err := tx.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("encode transaction: %w", err)
+	}
+	var hash common.Hash
+	return s.call(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(data))
 }
 
 // MalformedError is an answer that does not decode or breaks the form of
