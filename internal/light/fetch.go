@@ -36,7 +36,9 @@ type LieError struct {
 	Err    error
 }
 
-func (e *LieError) Error() string { return fmt.Sprintf("%s lied about %s: %v", e.Source, e.What, e.Err) }
+func (e *LieError) Error() string {
+	return fmt.Sprintf("%s lied about %s: %v", e.Source, e.What, e.Err)
+}
 func (e *LieError) Unwrap() error { return e.Err }
 
 // fetcher gets what a verified header commits to — a block's body and
