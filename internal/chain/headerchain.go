@@ -3,7 +3,9 @@ package chain
 import (
 	"fmt"
 	"math/big"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -132,15 +134,57 @@ func (v *HeaderVerifier) Anchor() uint64 { return v.anchor }
 // Verify checks the next headers of the run, in order. On error the run
 // stops at the last good header.
 func (v *HeaderVerifier) Verify(headers []*types.Header) error {
-	for _, h := range headers {
-		if err := v.next(h); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := v.VerifyHashes(headers)
+	return err
 }
 
-func (v *HeaderVerifier) next(h *types.Header) error {
+// VerifyHashes is Verify returning each header's hash: hashing is most of
+// the cost of a check, so a caller that stores the headers need not hash
+// them again. The hashes and proof-of-work hashes of a long run are
+// computed on every core first; the checks that link each header to the
+// one before then run in order.
+func (v *HeaderVerifier) VerifyHashes(headers []*types.Header) ([]common.Hash, error) {
+	hashes, pows := hashHeaders(headers)
+	for i, h := range headers {
+		if err := v.next(h, hashes[i], pows[i]); err != nil {
+			return nil, err
+		}
+	}
+	return hashes, nil
+}
+
+// parallelHashing is the run length from which headers are hashed on
+// every core.
+const parallelHashing = 64
+
+// hashHeaders returns the hash and the PoW hash of each header.
+func hashHeaders(headers []*types.Header) (hashes, pows []common.Hash) {
+	hashes, pows = make([]common.Hash, len(headers)), make([]common.Hash, len(headers))
+	one := func(i int) {
+		hashes[i], pows[i] = headers[i].Hash(), pow.HeaderPowHash(headers[i])
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(headers)/parallelHashing)
+	if workers < 2 {
+		for i := range headers {
+			one(i)
+		}
+		return hashes, pows
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(headers); i += workers {
+				one(i)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return hashes, pows
+}
+
+func (v *HeaderVerifier) next(h *types.Header, hash, ph common.Hash) error {
 	if h.ParentHash != v.lastHash || h.Number == nil || h.Number.Uint64() != v.last.Number.Uint64()+1 {
 		return fmt.Errorf("header %v (parent %s) does not follow header %d (%s)", h.Number, h.ParentHash, v.last.Number, v.lastHash)
 	}
@@ -151,10 +195,9 @@ func (v *HeaderVerifier) next(h *types.Header) error {
 	if want := v.val.rule.Next(v.last, v.anchor); h.Difficulty.Cmp(want) != 0 {
 		return ruleErr(RuleDifficulty, num, h.Hash(), "difficulty %v, the rule requires %v", h.Difficulty, want)
 	}
-	ph := pow.HeaderPowHash(h)
 	target := pow.Target(h.Difficulty)
 	if !pow.Meets(ph, &target) {
-		return &RuleError{Rule: RulePoW, Number: num, Hash: h.Hash(), Err: fmt.Errorf("%w: pow hash %x for difficulty %v", pow.ErrInvalidPoW, ph, h.Difficulty)}
+		return &RuleError{Rule: RulePoW, Number: num, Hash: hash, Err: fmt.Errorf("%w: pow hash %x for difficulty %v", pow.ErrInvalidPoW, ph, h.Difficulty)}
 	}
 	var buf [params.MedianTimeSpan]uint64
 	sorted := append(buf[:0], v.times...)
@@ -162,7 +205,6 @@ func (v *HeaderVerifier) next(h *types.Header) error {
 	if median := sorted[len(sorted)/2]; h.Time <= median {
 		return ruleErr(RuleTimeMedian, num, h.Hash(), "timestamp %d not above the median %d of the last %d blocks", h.Time, median, len(sorted))
 	}
-	hash := h.Hash()
 	v.anchor = ChildAnchor(v.anchor, v.last.Number.Uint64(), h.Time)
 	v.td.Add(v.td, h.Difficulty)
 	v.times = append(v.times, h.Time)

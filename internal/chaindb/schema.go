@@ -152,10 +152,10 @@ func WriteBlock(w ethdb.KeyValueWriter, block *types.Block) error {
 	return nil
 }
 
-// WriteHeader stores a header and its number lookup without a body (a
-// light peer's header chain).
-func WriteHeader(w ethdb.KeyValueWriter, h *types.Header) error {
-	hash, num := h.Hash(), h.Number.Uint64()
+// WriteHeader stores a header (whose hash the caller knows) and its number
+// lookup without a body (a light peer's header chain).
+func WriteHeader(w ethdb.KeyValueWriter, h *types.Header, hash common.Hash) error {
+	num := h.Number.Uint64()
 	if err := put(w, blockKey(headerPrefix, num, hash), h, "header"); err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func OpenHeaderChain(kv ethdb.KeyValueStore, g *params.Genesis, val *chain.Valid
 		batch := kv.NewBatch()
 		hash := gh.Hash()
 		for _, err := range []error{
-			chaindb.WriteHeader(batch, gh),
+			chaindb.WriteHeader(batch, gh, hash),
 			chaindb.WriteBlockMeta(batch, hash, 0, &chaindb.BlockMeta{TD: new(big.Int).Set(gh.Difficulty)}),
 			chaindb.WriteCanonicalHash(batch, 0, hash),
 			chaindb.WriteHead(batch, hash),
@@ -250,17 +250,19 @@ func (hc *HeaderChain) Insert(headers []*types.Header) error {
 	if err != nil {
 		return err
 	}
-	if err := v.Verify(headers); err != nil {
+	hashes, err := v.VerifyHashes(headers)
+	if err != nil {
 		return err
 	}
-	return hc.insertVerified(headers)
+	return hc.insertVerified(headers, hashes)
 }
 
-// insertVerified stores headers that a verifier starting at a stored header
-// has checked, and moves the head to them if they end heavier.
-func (hc *HeaderChain) insertVerified(headers []*types.Header) error {
+// insertVerified stores headers, with their hashes, that a verifier
+// starting at a stored header has checked, and moves the head to them if
+// they end heavier.
+func (hc *HeaderChain) insertVerified(headers []*types.Header, hashes []common.Hash) error {
 	hc.mu.Lock()
-	ev, err := hc.insertLocked(headers)
+	ev, err := hc.insertLocked(headers, hashes)
 	hc.mu.Unlock()
 	if err != nil {
 		return err
@@ -271,7 +273,7 @@ func (hc *HeaderChain) insertVerified(headers []*types.Header) error {
 	return nil
 }
 
-func (hc *HeaderChain) insertLocked(headers []*types.Header) (*HeadEvent, error) {
+func (hc *HeaderChain) insertLocked(headers []*types.Header, hashes []common.Hash) (*HeadEvent, error) {
 	parent := hc.GetHeader(headers[0].ParentHash, headers[0].Number.Uint64()-1)
 	if parent == nil {
 		return nil, fmt.Errorf("%w %s of header %v", ErrUnknownParent, headers[0].ParentHash, headers[0].Number)
@@ -287,10 +289,10 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header) (*HeadEvent, error)
 		anchor = chain.ChildAnchor(anchor, h.Number.Uint64()-1, h.Time)
 		td = new(big.Int).Add(td, h.Difficulty)
 		metas[i] = &chaindb.BlockMeta{TD: td, AnchorTime: anchor}
-		if err := chaindb.WriteHeader(batch, h); err != nil {
+		if err := chaindb.WriteHeader(batch, h, hashes[i]); err != nil {
 			return nil, err
 		}
-		if err := chaindb.WriteBlockMeta(batch, h.Hash(), h.Number.Uint64(), metas[i]); err != nil {
+		if err := chaindb.WriteBlockMeta(batch, hashes[i], h.Number.Uint64(), metas[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -299,7 +301,7 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header) (*HeadEvent, error)
 	var ev *HeadEvent
 	if td.Cmp(old.td) > 0 {
 		var err error
-		if ev, err = hc.setHeadLocked(batch, headers, old); err != nil {
+		if ev, err = hc.setHeadLocked(batch, headers, hashes, old); err != nil {
 			return nil, err
 		}
 		ev.TD = new(big.Int).Set(td)
@@ -307,9 +309,11 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header) (*HeadEvent, error)
 	if err := batch.Write(); err != nil {
 		return nil, fmt.Errorf("write headers: %w", err)
 	}
-	for i, h := range headers {
-		hc.headers.Add(h.Hash(), h)
-		hc.metas.Add(h.Hash(), metas[i])
+	// Only the newest headers go to the caches: a long sync must not push
+	// out what the RPC reads near the head for nothing.
+	for i := max(0, len(headers)-256); i < len(headers); i++ {
+		hc.headers.Add(hashes[i], headers[i])
+		hc.metas.Add(hashes[i], metas[i])
 	}
 	if ev != nil {
 		hc.head.Store(&headState{header: last, td: new(big.Int).Set(td)})
@@ -319,11 +323,24 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header) (*HeadEvent, error)
 
 // setHeadLocked writes, into batch, the canonical chain ending in the last
 // of headers (whose earlier part is stored or in headers).
-func (hc *HeaderChain) setHeadLocked(batch ethdb.KeyValueWriter, headers []*types.Header, old *headState) (*HeadEvent, error) {
+func (hc *HeaderChain) setHeadLocked(batch ethdb.KeyValueWriter, headers []*types.Header, hashes []common.Hash, old *headState) (*HeadEvent, error) {
 	last := headers[len(headers)-1]
+	lastHash := hashes[len(hashes)-1]
+	if headers[0].ParentHash == old.header.Hash() {
+		// The common case: the run extends the head.
+		for i, h := range headers {
+			if err := chaindb.WriteCanonicalHash(batch, h.Number.Uint64(), hashes[i]); err != nil {
+				return nil, err
+			}
+		}
+		if err := chaindb.WriteHead(batch, lastHash); err != nil {
+			return nil, err
+		}
+		return &HeadEvent{Header: last, Added: slices.Clone(headers)}, nil
+	}
 	pending := make(map[common.Hash]*types.Header, len(headers))
-	for _, h := range headers {
-		pending[h.Hash()] = h
+	for i, h := range headers {
+		pending[hashes[i]] = h
 	}
 	lookup := func(hash common.Hash, number uint64) *types.Header {
 		if h, ok := pending[hash]; ok {
@@ -359,7 +376,7 @@ func (hc *HeaderChain) setHeadLocked(batch ethdb.KeyValueWriter, headers []*type
 			return nil, err
 		}
 	}
-	if err := chaindb.WriteHead(batch, last.Hash()); err != nil {
+	if err := chaindb.WriteHead(batch, lastHash); err != nil {
 		return nil, err
 	}
 	if len(removed) > 0 {

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"math/big"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/peerchain/peerchain/internal/sync"
@@ -151,12 +153,39 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 		if err != nil {
 			return err
 		}
-		var insertErr error
-		err = sync.StreamHeaders(ctx, s.hc, fetch, anc, claim.Number, proof, func(hs []*types.Header) bool {
-			insertErr = s.hc.insertVerified(hs)
-			return insertErr == nil
+		// Storing runs beside the download: the next run of headers is
+		// fetched and verified while the last one is written.
+		type run struct {
+			headers []*types.Header
+			hashes  []common.Hash
+		}
+		runs := make(chan run, 2)
+		stored := make(chan error, 1)
+		var failed atomic.Bool
+		go func() {
+			var err error
+			for r := range runs {
+				if err == nil {
+					if err = s.hc.insertVerified(r.headers, r.hashes); err != nil {
+						failed.Store(true)
+					}
+				}
+			}
+			stored <- err
+		}()
+		err = sync.StreamHeaders(ctx, s.hc, fetch, anc, claim.Number, proof, func(hs []*types.Header, hashes []common.Hash) bool {
+			if failed.Load() {
+				return false
+			}
+			select {
+			case runs <- run{hs, hashes}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
 		})
-		if insertErr != nil {
+		close(runs)
+		if insertErr := <-stored; insertErr != nil {
 			return insertErr
 		}
 		return err

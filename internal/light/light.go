@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", cfg.DataDir, err)
 	}
-	kv, err := chaindb.OpenKV(filepath.Join(cfg.DataDir, "headers"), chaindb.KVOptions{CacheBytes: 8 << 20, MemTableBytes: 4 << 20, Logger: cfg.Logger})
+	kv, err := chaindb.OpenKV(filepath.Join(cfg.DataDir, "headers"), chaindb.KVOptions{CacheBytes: 16 << 20, MemTableBytes: 16 << 20, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

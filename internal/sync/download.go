@@ -175,7 +175,7 @@ func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Head
 		defer wg.Done()
 		defer close(jobs)
 		idx := 0
-		emit := func(hs []*types.Header) bool {
+		emit := func(hs []*types.Header, _ []common.Hash) bool {
 			for len(hs) > 0 {
 				n := min(bodyBatch, len(hs))
 				select {

@@ -155,7 +155,7 @@ func ProveWork(ctx context.Context, base HeaderBase, fetch HeaderFetcher, anc *t
 				return nil, fault(fmt.Errorf("the ancestor search said header %d differs from ours, then the source served our header %s", first, ours))
 			}
 		}
-		if err := verifyBatch(v, batch); err != nil {
+		if _, err := verifyBatch(v, batch); err != nil {
 			return nil, err
 		}
 		last := batch[len(batch)-1]
@@ -183,35 +183,36 @@ func ProveWork(ctx context.Context, base HeaderBase, fetch HeaderFetcher, anc *t
 // verifyBatch checks the next headers of a source's chain: a header that
 // breaks a rule is an *InvalidChainError; one from the future (clocks
 // differ) a plain error.
-func verifyBatch(v *chain.HeaderVerifier, batch []*types.Header) error {
-	err := v.Verify(batch)
+func verifyBatch(v *chain.HeaderVerifier, batch []*types.Header) ([]common.Hash, error) {
+	hashes, err := v.VerifyHashes(batch)
 	if err == nil {
-		return nil
+		return hashes, nil
 	}
 	var re *chain.RuleError
 	if errors.As(err, &re) && !re.Permanent() {
-		return err
+		return nil, err
 	}
-	return &InvalidChainError{err}
+	return nil, &InvalidChainError{err}
 }
 
 // StreamHeaders hands emit the source's verified headers from anc+1 to
-// target in order, from memory when ProveWork kept them and fetched again
-// otherwise. Up to the proof point they must be the chain ProveWork saw;
-// past it the source's chain may end early (it moved since its claim).
-// emit returns false to stop.
+// target in order, with their hashes, from memory when ProveWork kept them
+// and fetched again otherwise. Up to the proof point they must be the
+// chain ProveWork saw; past it the source's chain may end early (it moved
+// since its claim). emit returns false to stop.
 func StreamHeaders(ctx context.Context, base HeaderBase, fetch HeaderFetcher, anc *types.Header, target uint64,
-	proof *WorkProof, emit func([]*types.Header) bool) error {
+	proof *WorkProof, emit func(headers []*types.Header, hashes []common.Hash) bool) error {
 	v, err := base.NewHeaderVerifier(anc.Hash())
 	if err != nil {
 		return err
 	}
 	next := anc.Number.Uint64() + 1
 	if proof.kept != nil {
-		if err := v.Verify(proof.kept); err != nil {
+		hashes, err := v.VerifyHashes(proof.kept)
+		if err != nil {
 			return err
 		}
-		if !emit(proof.kept) {
+		if !emit(proof.kept, hashes) {
 			return ctx.Err()
 		}
 		next += uint64(len(proof.kept))
@@ -227,15 +228,16 @@ func StreamHeaders(ctx context.Context, base HeaderBase, fetch HeaderFetcher, an
 			}
 			return nil // its chain moved since its claim: we have the heavier part
 		}
-		if err := verifyBatch(v, batch); err != nil {
+		hashes, err := verifyBatch(v, batch)
+		if err != nil {
 			return err
 		}
-		for _, h := range batch {
-			if want, ok := proof.checkpoints[h.Number.Uint64()]; ok && want != h.Hash() {
-				return fault(fmt.Errorf("header %d is %s now, the source served %s before", h.Number, h.Hash(), want))
+		for i, h := range batch {
+			if want, ok := proof.checkpoints[h.Number.Uint64()]; ok && want != hashes[i] {
+				return fault(fmt.Errorf("header %d is %s now, the source served %s before", h.Number, hashes[i], want))
 			}
 		}
-		if !emit(batch) {
+		if !emit(batch, hashes) {
 			return ctx.Err()
 		}
 		next += uint64(len(batch))

@@ -270,6 +270,31 @@ func (g *Generator) Chain(parent *types.Block, n int, gen func(*BlockGen)) ([]*t
 	return out, nil
 }
 
+// Headers builds n sealed headers of empty blocks on genesis, fast: no
+// state is kept or executed (the state root is genesis's), for header-only
+// tests and benchmarks (a light peer verifies headers, not execution).
+func (g *Generator) Headers(n int) ([]*types.Header, error) {
+	parent := g.genesis.Block().Header()
+	anchor := uint64(0)
+	out := make([]*types.Header, 0, n)
+	for i := 0; i < n; i++ {
+		h := execution.ChildHeader(g.genesis.Config(), parent, execution.ChildOptions{
+			Time:       parent.Time + g.rule.TargetBlockTime,
+			Difficulty: g.rule.Next(parent, anchor),
+			GasLimit:   parent.GasLimit,
+		})
+		h.Root, h.TxHash, h.ReceiptHash = parent.Root, types.EmptyTxsHash, types.EmptyReceiptsHash
+		sealed, err := g.Seal(h)
+		if err != nil {
+			return nil, err
+		}
+		anchor = anchorOf(anchor, parent.Number.Uint64(), sealed.Time)
+		out = append(out, sealed)
+		parent = sealed
+	}
+	return out, nil
+}
+
 func anchorOf(parentAnchor, parentNumber, time uint64) uint64 {
 	if parentNumber == 0 {
 		return time
