@@ -38,7 +38,9 @@ func (m *memSource) Headers(_ context.Context, start, count uint64) ([]*types.He
 	}
 	return m.headers[start:end], nil
 }
-func (m *memSource) Body(context.Context, common.Hash) (*types.Body, error) { return nil, light.ErrNotFound }
+func (m *memSource) Body(context.Context, common.Hash) (*types.Body, error) {
+	return nil, light.ErrNotFound
+}
 func (m *memSource) Receipts(context.Context, common.Hash) (types.Receipts, error) {
 	return nil, light.ErrNotFound
 }
