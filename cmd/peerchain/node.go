@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"net"
 	"os"
@@ -53,6 +54,24 @@ type nodeFlags struct {
 	rpcLogRange        uint64
 	rpcLogResults      int
 	rpcUnprotected     bool
+	rpcTxFeeCap        float64
+	rpcProofs          int
+	rpcWSConns         int
+	rpcWSConnsPerIP    int
+	rpcBodyLimit       int
+	rpcBatchBytes      int
+
+	provider               bool
+	providerKeys           string
+	providerRate           float64
+	providerBurst          int
+	providerSendRate       int
+	providerTrustedProxies []string
+	providerMinPeers       int
+	providerMaxHeadAge     time.Duration
+	providerProofWindow    uint64
+
+	metrics bool
 
 	poolPriceLimit   uint64
 	poolPriceBump    uint64
@@ -95,7 +114,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call, and of all the runs of one eth_estimateGas together")
 	fs.DurationVar(&f.rpcTimeout, "rpc.timeout", 30*time.Second, "time budget of one HTTP request, a whole batch included (calls past it answer -32002 \"request timed out\")")
 	fs.IntVar(&f.rpcMaxRequests, "rpc.maxrequests", runtime.GOMAXPROCS(0), "most HTTP requests (a batch is one) running at once, one per CPU by default; others wait, then get HTTP 429 \"server busy\"")
-	fs.IntVar(&f.rpcHeavyLimit, "rpc.heavylimit", runtime.GOMAXPROCS(0), "most eth_call, eth_estimateGas and eth_getLogs running at once, one per CPU by default (lower it to keep cores for block import and mining); others wait, then get \"server busy\"")
+	fs.IntVar(&f.rpcHeavyLimit, "rpc.heavylimit", runtime.GOMAXPROCS(0), "most eth_call, eth_estimateGas and eth_getLogs running at once, one per CPU by default, half of them (at least 1) with --provider (lower it to keep cores for block import and mining); others wait, then get \"server busy\"")
 	fs.IntVar(&f.rpcBatchLimit, "rpc.batchlimit", 1000, "most requests in one JSON-RPC batch")
 	fs.IntVar(&f.rpcFilters, "rpc.filters", 10_000, "most polling filters (eth_newFilter and friends) installed at once")
 	fs.IntVar(&f.rpcClientFilters, "rpc.clientfilters", 1_000, "most polling filters of one client (one IP address over HTTP, one WebSocket connection)")
@@ -104,6 +123,22 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.Uint64Var(&f.rpcLogRange, "rpc.logrange", 10_000, "most blocks one eth_getLogs (or eth_getFilterLogs) may scan")
 	fs.IntVar(&f.rpcLogResults, "rpc.logresults", 20_000, "most logs one eth_getLogs may return")
 	fs.BoolVar(&f.rpcUnprotected, "rpc.allow-unprotected-txs", false, "accept transactions without EIP-155 replay protection")
+	fs.Float64Var(&f.rpcTxFeeCap, "rpc.txfeecap", 1, "most fee in ether (gas × fee cap) of a transaction sent through eth_sendRawTransaction or eth_sendTransaction, or signed by eth_signTransaction; 0 for no cap")
+	fs.IntVar(&f.rpcProofs, "rpc.proofs", min(runtime.GOMAXPROCS(0), 25), "most eth_getProof running at once, one per CPU (at most 25) by default; others wait, then get \"server busy\"")
+	fs.IntVar(&f.rpcWSConns, "rpc.ws.conns", 500, "most WebSocket connections open at once; more get HTTP 429")
+	fs.IntVar(&f.rpcWSConnsPerIP, "rpc.ws.connsperip", 50, "most WebSocket connections of one client address (an IPv6 address by its /64)")
+	fs.IntVar(&f.rpcBodyLimit, "rpc.bodylimit", 5<<20, "largest HTTP request body and WebSocket message, in bytes")
+	fs.IntVar(&f.rpcBatchBytes, "rpc.batchbytes", 25_000_000, "largest answer of one JSON-RPC batch, in bytes")
+	fs.BoolVar(&f.provider, "provider", false, "serve the RPC as a public provider, as needed for an --rpc address beyond loopback: no admin_, personal_ or signing methods and no unlocked accounts (refused with --unlock and --dev), a rate limit per client and per transaction sender")
+	fs.StringVar(&f.providerKeys, "provider.keys", "", "file of API keys, one \"name key [rate [burst]]\" a line (rate in cost units a second, or \"unlimited\"); a client sends its key as \"Authorization: Bearer KEY\" or as the URL path (http://node:8545/KEY); an unknown key gets 401; clients without one are limited by address (default: no keys)")
+	fs.Float64Var(&f.providerRate, "provider.rate", 100, "cost units a second one client may spend (eth_blockNumber 1, eth_getBalance 2, eth_call 20, eth_estimateGas 40, a batch the sum); past it HTTP 429 with Retry-After, or -32005 per call over a WebSocket")
+	fs.IntVar(&f.providerBurst, "provider.burst", 400, "most cost units one client may spend at once")
+	fs.IntVar(&f.providerSendRate, "provider.sendrate", 60, "most transactions one sender may submit through eth_sendRawTransaction a minute")
+	fs.StringSliceVar(&f.providerTrustedProxies, "provider.trustedproxies", nil, "reverse proxies (addresses or CIDR prefixes, comma separated) whose X-Forwarded-For header names the client; from anyone else the header is ignored (default: none)")
+	fs.IntVar(&f.providerMinPeers, "provider.minpeers", 1, "least peers for GET /health to answer 200 (none needed with --p2p off)")
+	fs.DurationVar(&f.providerMaxHeadAge, "provider.maxheadage", 2*time.Minute, "oldest head block (by its timestamp) for GET /health to answer 200")
+	fs.Uint64Var(&f.providerProofWindow, "provider.proofwindow", 0, "blocks whose state eth_getProof can prove and reads can reach (default: 1024 with --provider, otherwise 0, the last 128)")
+	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics at GET /metrics on the RPC address (behind its Host check)")
 	fs.Uint64Var(&f.poolPriceLimit, "txpool.pricelimit", 1, "lowest priority fee (wei per gas) the pool accepts")
 	fs.Uint64Var(&f.poolPriceBump, "txpool.pricebump", 10, "fee increase (percent) needed to replace a pending transaction")
 	fs.IntVar(&f.poolAccountSlots, "txpool.accountslots", 128, "most transactions one account may have in the pool")
@@ -121,7 +156,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.unlock, "unlock", "", "keystore accounts to unlock for eth_accounts, eth_sendTransaction and eth_sign (comma-separated addresses or indexes; --dev unlocks the 20 dev accounts)")
 	fs.StringVar(&f.keystoreDir, "keystore", "", "keystore of --unlock (default <datadir>/keystore)")
 	fs.StringVar(&f.passwordFile, "password-file", "", "file whose first line is the passphrase of the --unlock accounts")
-	fs.BoolVar(&f.insecureUnlock, "allow-insecure-unlock", false, "allow --unlock when the RPC listens beyond loopback")
+	fs.BoolVar(&f.insecureUnlock, "allow-insecure-unlock", false, "serve the whole API, --unlock accounts included, on an --rpc address beyond loopback without --provider: for a private network only")
 	fs.StringVar(&f.logLevel, "log.level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "text", "log format: text or json")
 }
@@ -193,6 +228,26 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		return nil, fmt.Errorf("--rpc.logrange %d and --rpc.logresults %d: must be at least 1", f.rpcLogRange, f.rpcLogResults)
 	case f.rpcSubscriptions < 1 || f.rpcWSSubscriptions < 1:
 		return nil, fmt.Errorf("--rpc.subscriptions %d and --rpc.ws.subscriptions %d: must be at least 1", f.rpcSubscriptions, f.rpcWSSubscriptions)
+	case f.rpcProofs < 1 || f.rpcWSConns < 1 || f.rpcWSConnsPerIP < 1:
+		return nil, fmt.Errorf("--rpc.proofs %d, --rpc.ws.conns %d and --rpc.ws.connsperip %d: must be at least 1", f.rpcProofs, f.rpcWSConns, f.rpcWSConnsPerIP)
+	case f.rpcBodyLimit < 1 || f.rpcBatchBytes < 1:
+		return nil, fmt.Errorf("--rpc.bodylimit %d and --rpc.batchbytes %d: must be at least 1 byte", f.rpcBodyLimit, f.rpcBatchBytes)
+	case !(f.rpcTxFeeCap >= 0) || math.IsInf(f.rpcTxFeeCap, 0):
+		return nil, fmt.Errorf("--rpc.txfeecap %v: want ether, at least 0 (0: no cap)", f.rpcTxFeeCap)
+	case !(f.providerRate > 0) || math.IsInf(f.providerRate, 0):
+		return nil, fmt.Errorf("--provider.rate %v: want cost units a second above 0", f.providerRate)
+	case f.providerBurst < 1 || f.providerSendRate < 1:
+		return nil, fmt.Errorf("--provider.burst %d and --provider.sendrate %d: must be at least 1", f.providerBurst, f.providerSendRate)
+	case f.providerMinPeers < 0:
+		return nil, fmt.Errorf("--provider.minpeers %d: must not be negative", f.providerMinPeers)
+	case f.providerMaxHeadAge <= 0:
+		return nil, fmt.Errorf("--provider.maxheadage %v: must be positive", f.providerMaxHeadAge)
+	case f.providerKeys != "" && !f.provider:
+		return nil, fmt.Errorf("--provider.keys %s: API keys need --provider", f.providerKeys)
+	case f.provider && f.unlock != "":
+		return nil, errors.New("--provider with --unlock: a public provider must sign for nobody; start it without --unlock (a wallet signs on the user's side and sends with eth_sendRawTransaction)")
+	case f.provider && f.dev:
+		return nil, errors.New("--provider with --dev: --dev unlocks the 20 dev accounts, and a public provider must sign for nobody; start it without --dev (to mine, --mine --miner.coinbase ADDRESS)")
 	case f.maxPeers < 1:
 		return nil, fmt.Errorf("--maxpeers %d: must be at least 1", f.maxPeers)
 	case f.banDuration <= 0:
@@ -242,7 +297,10 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	cfg.Miner.Extra = []byte(f.minerExtra)
 	if f.rpcAddr == "off" || f.rpcAddr == "" {
 		cfg.RPCDisabled = true
+	} else if !f.provider && !f.insecureUnlock && !loopbackAddr(f.rpcAddr) {
+		return nil, fmt.Errorf("--rpc %s listens beyond loopback: whoever reaches it could use the node's whole API; add --provider to serve a public endpoint (rate limits, no accounts, no admin methods), or --allow-insecure-unlock on a private network only", f.rpcAddr)
 	}
+	f.providerConfig(cmd, cfg)
 	cfg.RPC.Addr = f.rpcAddr
 	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS
@@ -259,6 +317,19 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	cfg.RPC.SubscriptionsPerConn = f.rpcWSSubscriptions
 	cfg.RPC.LogRange = f.rpcLogRange
 	cfg.RPC.LogResults = f.rpcLogResults
+	cfg.RPC.TxFeeCap = f.rpcTxFeeCap
+	if f.rpcTxFeeCap == 0 {
+		cfg.RPC.TxFeeCap = -1 // none (rpc.Config takes 0 for its default)
+	}
+	if f.provider && !cmd.Flags().Changed("rpc.heavylimit") {
+		cfg.RPC.HeavyLimit = 0 // a provider's default: half the cores
+	}
+	cfg.RPC.ProofLimit = f.rpcProofs
+	cfg.RPC.WSConns = f.rpcWSConns
+	cfg.RPC.WSConnsPerIP = f.rpcWSConnsPerIP
+	cfg.RPC.BodyLimit = f.rpcBodyLimit
+	cfg.RPC.BatchResponseBytes = f.rpcBatchBytes
+	cfg.RPC.NoMetrics = !f.metrics
 	cfg.AllowUnprotectedTxs = f.rpcUnprotected
 	cfg.Pool.MinTip = new(big.Int).SetUint64(f.poolPriceLimit)
 	cfg.Pool.PriceBump = f.poolPriceBump
@@ -277,6 +348,34 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	return cfg, nil
 }
 
+// providerConfig fills the provider settings: the switch, API keys,
+// limits, trusted proxies, health thresholds and the proof window.
+func (f *nodeFlags) providerConfig(cmd *cobra.Command, cfg *node.Config) {
+	cfg.Provider = f.provider
+	cfg.AllowInsecureUnlock = f.insecureUnlock
+	cfg.ProviderKeys = f.providerKeys
+	cfg.TrustedProxies = f.providerTrustedProxies
+	cfg.RPC.ClientRate = f.providerRate
+	cfg.RPC.ClientBurst = f.providerBurst
+	cfg.RPC.SendRate = f.providerSendRate
+	cfg.RPC.HealthMinPeers = f.providerMinPeers
+	cfg.RPC.HealthMaxHeadAge = f.providerMaxHeadAge
+	cfg.ProofWindow = f.providerProofWindow
+	if f.provider && !cmd.Flags().Changed("provider.proofwindow") {
+		cfg.ProofWindow = 1024
+	}
+}
+
+// loopbackAddr reports whether host:port listens on loopback only.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
 // unlockAccounts builds the node's unlocked accounts: the dev accounts
 // with --dev, and the --unlock keystore accounts.
 func (f *nodeFlags) unlockAccounts() (*wallet.Unlocked, error) {
@@ -292,10 +391,8 @@ func (f *nodeFlags) unlockAccounts() (*wallet.Unlocked, error) {
 	if f.unlock == "" {
 		return u, nil
 	}
-	if host, _, err := net.SplitHostPort(f.rpcAddr); err == nil && !f.insecureUnlock {
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("--unlock with --rpc %s: unlocked accounts would sign for anyone who reaches that address; listen on loopback or add --allow-insecure-unlock", f.rpcAddr)
-		}
+	if f.rpcAddr != "off" && f.rpcAddr != "" && !f.insecureUnlock && !loopbackAddr(f.rpcAddr) {
+		return nil, fmt.Errorf("--unlock with --rpc %s: unlocked accounts would sign for anyone who reaches that address; listen on loopback or add --allow-insecure-unlock", f.rpcAddr)
 	}
 	if f.passwordFile == "" {
 		return nil, errors.New("--unlock needs --password-file (the passphrase of the accounts)")

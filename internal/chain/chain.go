@@ -53,6 +53,16 @@ type Config struct {
 	// NoSync skips the fsync of each head change (benchmarks only: a power
 	// loss may then lose recent blocks, a process crash still cannot).
 	NoSync bool
+	// ProofWindow is how many recent blocks keep their state readable and
+	// provable (StateAtBlock, TriesAtBlock: eth_getProof, eth_call and the
+	// account queries at a block) after it leaves the in-memory layers:
+	// pathdb then keeps trie node history for that many blocks and indexes
+	// the state and trie node histories. 0 (the default) keeps the plain
+	// behaviour: the states of the last 128 blocks, plus the persisted
+	// one, and no history index. A window below 128 is raised to 128 (the
+	// memory layers serve that many anyway); StateHistory is raised to at
+	// least the window.
+	ProofWindow uint64
 }
 
 func (c *Config) validate() error {
@@ -70,6 +80,15 @@ func (c *Config) validate() error {
 	}
 	if c.StateHistory == 0 {
 		c.StateHistory = 90_000
+	}
+	if c.ProofWindow > maxProofWindow {
+		return fmt.Errorf("chain config: ProofWindow %d is above the limit of %d blocks", c.ProofWindow, uint64(maxProofWindow))
+	}
+	if c.ProofWindow > 0 && c.ProofWindow < params.StateRetention {
+		c.ProofWindow = params.StateRetention
+	}
+	if c.StateHistory < c.ProofWindow {
+		c.StateHistory = c.ProofWindow
 	}
 	if c.TrieCacheBytes == 0 {
 		c.TrieCacheBytes = 32 << 20
@@ -109,8 +128,11 @@ type Chain struct {
 	db      *chaindb.DB
 	triedb  *triedb.Database
 	state   state.Database
-	proc    *execution.Processor
-	val     *Validator
+	// historic reads states older than the memory layers through pathdb's
+	// indexed histories; nil unless Config.ProofWindow is set.
+	historic *state.HistoricDB
+	proc     *execution.Processor
+	val      *Validator
 
 	// mu serialises every mutation: inserts, reorgs, state rebuilds, Close.
 	mu struct {
@@ -145,19 +167,29 @@ func New(cfg Config) (*Chain, error) {
 	pcfg.StateCleanSize = cfg.StateCacheBytes
 	pcfg.WriteBufferSize = cfg.WriteBufferBytes
 	sdb := cfg.DB.StateDB()
+	if err := prepareHistory(cfg.DB, sdb, cfg.ProofWindow, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if cfg.ProofWindow > 0 {
+		setHistoryConfig(&pcfg, cfg.ProofWindow)
+	}
 	tdb := triedb.NewDatabase(sdb, &triedb.Config{PathDB: &pcfg})
+	codes := state.NewCodeDB(sdb)
 	c := &Chain{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		genesis: cfg.Genesis.Block(),
 		db:      cfg.DB,
 		triedb:  tdb,
-		state:   state.NewDatabase(tdb, state.NewCodeDB(sdb)),
+		state:   state.NewDatabase(tdb, codes),
 		proc:    execution.NewProcessor(cfg.Genesis.Config(), cfg.Genesis.Pow.BlockReward),
 		val:     NewValidator(cfg.Genesis, cfg.Now),
 		headers: lru.NewCache[common.Hash, *types.Header](4096),
 		metas:   lru.NewCache[common.Hash, *chaindb.BlockMeta](4096),
 		bad:     lru.NewCache[common.Hash, *RuleError](1024),
+	}
+	if cfg.ProofWindow > 0 {
+		c.historic = state.NewHistoricDatabase(tdb, codes)
 	}
 	if err := c.open(); err != nil {
 		_ = tdb.Close()
@@ -482,8 +514,25 @@ func (c *Chain) HasState(root common.Hash) bool {
 	return err == nil
 }
 
-// StateAt returns a private, mutable state at root.
+// StateAt returns a private, mutable state at root: a memory layer or the
+// persisted state, or, with a ProofWindow, an older canonical state that
+// pathdb's histories still reach (such a state cannot be committed).
+// StateAtBlock also applies the window and names the block in its errors.
 func (c *Chain) StateAt(root common.Hash) (*state.StateDB, error) {
+	st, err := state.New(root, c.state)
+	if err == nil {
+		return st, nil
+	}
+	if c.historic != nil {
+		if hst, herr := c.historicStateAt(root); herr == nil {
+			return hst, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s: %v", ErrStateUnavailable, root, err)
+}
+
+// liveStateAt is StateAt without the history: the state blocks execute on.
+func (c *Chain) liveStateAt(root common.Hash) (*state.StateDB, error) {
 	st, err := state.New(root, c.state)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrStateUnavailable, root, err)

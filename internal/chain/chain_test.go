@@ -25,6 +25,7 @@ type env struct {
 	c   *Chain
 
 	flushInterval int
+	proofWindow   uint64
 }
 
 func newEnv(t testing.TB, o chaingen.GenesisOptions) *env {
@@ -49,7 +50,7 @@ func (e *env) open() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, err := New(Config{Genesis: e.g, DB: db, Logger: testLogger(e.t), FlushInterval: e.flushInterval})
+	c, err := New(Config{Genesis: e.g, DB: db, Logger: testLogger(e.t), FlushInterval: e.flushInterval, ProofWindow: e.proofWindow})
 	if err != nil {
 		db.Close()
 		e.t.Fatal(err)

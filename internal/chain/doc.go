@@ -28,6 +28,13 @@
 // reached by rolling the persisted state back with its history and
 // re-executing the new branch (deeper reorgs re-execute).
 //
+// With Config.ProofWindow, StateAtBlock and TriesAtBlock (eth_getProof,
+// eth_call and the account queries at a block) also serve the canonical
+// states of the window below the memory layers: pathdb keeps trie node
+// history for the window and indexes it and the state history, and its
+// historical readers rebuild old trie nodes and values from the persisted
+// state and those histories (history.go).
+//
 // A block that breaks a rule is rejected with a *RuleError naming the rule,
 // so the sync layer can tell a misbehaving peer (ban) from a block that is
 // merely early or orphaned (keep). chain must not import p2p, sync, rpc,

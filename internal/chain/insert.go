@@ -166,7 +166,7 @@ func (c *Chain) sideDepth(h *types.Header) int {
 // execute runs block on parent's state, checks the execution results
 // against the header and commits the new state as a memory layer.
 func (c *Chain) execute(block *types.Block, parent *types.Header) (*execution.Result, error) {
-	statedb, err := c.StateAt(parent.Root)
+	statedb, err := c.liveStateAt(parent.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -357,6 +357,9 @@ func (c *Chain) ensureState(target *types.Header) error {
 		}
 		if ok {
 			c.log.Info("Rolling persisted state back", "to", h.Number, "root", h.Root)
+			if err := c.markHistoryStale(); err != nil {
+				return err
+			}
 			if err := c.triedb.Recover(h.Root); err != nil {
 				return fmt.Errorf("roll state back to block %d: %w", h.Number, err)
 			}

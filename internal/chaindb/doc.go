@@ -16,6 +16,8 @@
 //	"p" txhash               pool journal: an acknowledged pending tx
 //	"peerchain-head"         hash of the head block
 //	"peerchain-chain"        genesis hash and chain id of this data dir
+//	"peerchain-history-stale" set when a deep reorg rolled the state history
+//	                         back while pathdb's history indexes were off
 //
 // The state's own history (reverse diffs for deep reorgs) lives in
 // go-ethereum's freezer files under <datadir>/ancient.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,8 @@ type headerSyncer struct {
 
 	mu      gosync.Mutex
 	sources []*sourceState
-	held    int // most headers held before their work was proven
+	gone    map[string]*sourceState // records of sources that left
+	held    int                     // most headers held before their work was proven
 	syncing bool
 }
 
@@ -219,6 +221,41 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 		s.log.Warn("Header sync stopped", "source", src.Name(), "err", err)
 	}
 }
+
+// add starts following a source (a full peer that connected). A source
+// that left with strikes or while dropped comes back with them.
+func (s *headerSyncer) add(src Source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &sourceState{src: src}
+	if old, ok := s.gone[src.Name()]; ok {
+		st.strikes, st.until, st.dropped = old.strikes, old.until, old.dropped
+		delete(s.gone, src.Name())
+	}
+	s.sources = append(s.sources, st)
+}
+
+// remove stops following a source (a full peer that left), remembering
+// its strikes for a while (at most maxGone sources).
+func (s *headerSyncer) remove(match func(Source) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sources = slices.DeleteFunc(s.sources, func(st *sourceState) bool {
+		if !match(st.src) {
+			return false
+		}
+		if (st.strikes > 0 || st.dropped != "") && len(s.gone) < maxGone {
+			if s.gone == nil {
+				s.gone = make(map[string]*sourceState)
+			}
+			s.gone[st.src.Name()] = st
+		}
+		return true
+	})
+}
+
+// maxGone bounds the records kept of sources that left.
+const maxGone = 4096
 
 // usable returns the sources not dropped, those without strikes first.
 func (s *headerSyncer) usable() []Source {

@@ -10,9 +10,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/sync"
 )
 
 // Config configures a light peer; zero fields take the defaults shown.
@@ -23,8 +28,12 @@ type Config struct {
 	Genesis *params.Genesis
 	// Providers are JSON-RPC URLs of provider peers.
 	Providers []string
-	// Sources are further sources (tests; P2P peers).
+	// Sources are further sources (tests, benchmarks).
 	Sources []Source
+	// P2P, if set, runs a libp2p host: the full peers it finds through its
+	// bootnodes and the DHT become sources, and their gossiped blocks bring
+	// new headers at once.
+	P2P *P2PConfig
 	// Logger. Default: discarded.
 	Logger *slog.Logger
 	// SourceTimeout bounds one call to a source. Default 10s.
@@ -50,6 +59,19 @@ type Config struct {
 	Now func() time.Time
 }
 
+// P2PConfig configures a light peer's libp2p host.
+type P2PConfig struct {
+	// Listen are the multiaddrs to listen on. Default TCP and QUIC on
+	// 127.0.0.1, a free port.
+	Listen []string
+	// Bootnodes are full multiaddrs (with /p2p/<id>) of full peers.
+	Bootnodes []string
+	// NoDHT turns peer discovery through the DHT off.
+	NoDHT bool
+	// KeyFile holds the peer key. Default <datadir>/p2p/key.
+	KeyFile string
+}
+
 func (c *Config) validate() error {
 	if c.DataDir == "" {
 		return errors.New("light config: a data dir is required")
@@ -61,8 +83,8 @@ func (c *Config) validate() error {
 		}
 		c.Genesis = g
 	}
-	if len(c.Providers) == 0 && len(c.Sources) == 0 {
-		return errors.New("light config: no sources: give provider URLs (--providers) or peers")
+	if len(c.Providers) == 0 && len(c.Sources) == 0 && (c.P2P == nil || (len(c.P2P.Bootnodes) == 0 && c.P2P.NoDHT)) {
+		return errors.New("light config: no sources: give provider URLs (--providers) or full peers (--bootnodes)")
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -102,6 +124,8 @@ type Light struct {
 	hc      *HeaderChain
 	sync    *headerSyncer
 	fetch   *fetcher
+	host    *p2p.Host
+	client  *sync.Client
 	closers []func()
 }
 
@@ -143,6 +167,12 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 		l.sync.sources = append(l.sync.sources, &sourceState{src: src})
 	}
 	l.fetch = &fetcher{hc: l.hc, val: val, config: cfg.Genesis.Config(), sources: l.sync}
+	if cfg.P2P != nil {
+		if err := l.openP2P(); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	head := l.hc.CurrentHeader()
 	l.log.Info("Light peer opened", "datadir", cfg.DataDir, "chainid", cfg.Genesis.ChainID(), "head", head.Number, "sources", len(sources))
 	return l, nil
@@ -157,8 +187,75 @@ func (l *Light) Sources() []SourceStatus { return l.sync.sourceStatus() }
 // Run follows the sources until ctx ends, then closes the light peer.
 func (l *Light) Run(ctx context.Context) error {
 	defer l.Close()
+	if l.host != nil {
+		if err := l.host.Start(); err != nil {
+			return err
+		}
+	}
 	l.sync.run(ctx)
 	return nil
+}
+
+// openP2P starts the libp2p host and the sync protocols' client side.
+func (l *Light) openP2P() error {
+	cfg := l.cfg.P2P
+	keyFile := cfg.KeyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(l.cfg.DataDir, "p2p", "key")
+	}
+	listen := cfg.Listen
+	if listen == nil {
+		listen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
+	}
+	g := l.cfg.Genesis
+	h, err := p2p.New(p2p.Config{
+		Network: sync.NetworkName(g.ChainID(), g.Hash()), KeyFile: keyFile, Listen: listen,
+		Bootnodes: cfg.Bootnodes, NoDHT: cfg.NoDHT, Logger: l.log.With("module", "p2p"),
+	})
+	if err != nil {
+		return err
+	}
+	l.host = h
+	l.closers = append(l.closers, func() { _ = h.Close() })
+	l.client, err = sync.NewClient(sync.ClientConfig{
+		Host: h, Timeout: l.cfg.SourceTimeout,
+		Status: func() *sync.Status {
+			head := l.hc.CurrentHeader()
+			return &sync.Status{ChainID: g.ChainID().Uint64(), Genesis: g.Hash(), Head: head.Hash(), Number: head.Number.Uint64(), TD: l.hc.CurrentTD()}
+		},
+		OnPeer: func(p peer.ID, _ *sync.Status) {
+			l.sync.add(&p2pSource{c: l.client, p: p})
+			l.log.Debug("Full peer joined as a source", "peer", p)
+		},
+		OnGone: func(p peer.ID) {
+			l.sync.remove(func(s Source) bool { ps, ok := s.(*p2pSource); return ok && ps.p == p })
+		},
+		OnBlock: l.onGossip,
+	})
+	return err
+}
+
+// onGossip takes the header of a gossiped block when its parent is known
+// and its branch is near the head's work (as a full peer stores an
+// unrequested block); the header rules are checked by Insert.
+func (l *Light) onGossip(_ peer.ID, b *types.Block) {
+	h := b.Header()
+	if h.Number == nil || h.Number.Sign() == 0 || l.hc.GetHeader(b.Hash(), b.NumberU64()) != nil {
+		return
+	}
+	ptd := l.hc.GetTD(h.ParentHash, h.Number.Uint64()-1)
+	if ptd == nil {
+		return // the next poll finds the chain it belongs to
+	}
+	head := l.hc.CurrentHeader()
+	td := new(big.Int).Add(ptd, h.Difficulty)
+	margin := new(big.Int).Mul(head.Difficulty, big.NewInt(4))
+	if td.Cmp(l.cfg.MinChainWork) < 0 || new(big.Int).Add(td, margin).Cmp(l.hc.CurrentTD()) <= 0 {
+		return
+	}
+	if err := l.hc.Insert([]*types.Header{h}); err != nil {
+		l.log.Debug("Gossiped header refused", "number", h.Number, "err", err)
+	}
 }
 
 // Close releases the sources and the header store.

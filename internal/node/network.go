@@ -71,6 +71,8 @@ func (n *Node) openNetwork() error {
 }
 
 // network adapts the host and syncer to what the RPC reports.
+var _ rpc.PeerWork = network{}
+
 type network struct {
 	host   *p2p.Host
 	syncer *sync.Syncer
@@ -99,6 +101,21 @@ func (w network) Peers() []rpc.PeerInfo {
 		out = append(out, info)
 	}
 	return out
+}
+
+// BestPeerTD is the most total difficulty a connected peer claims (a
+// claim: /health reports it and decides nothing by it), nil without one.
+func (w network) BestPeerTD() *big.Int {
+	var best *big.Int
+	for _, p := range w.host.Peers() {
+		if h, ok := w.syncer.PeerHead(p.ID); ok && h.TD != nil && (best == nil || h.TD.Cmp(best) > 0) {
+			best = h.TD
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return new(big.Int).Set(best)
 }
 
 func (w network) NodeInfo() rpc.NodeInfo {

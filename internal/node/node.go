@@ -17,9 +17,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerchain/peerchain/internal/chain"
@@ -48,10 +52,35 @@ type Config struct {
 	TrieCacheBytes   int
 	WriteBufferBytes int
 
-	// RPC is the JSON-RPC server; RPCDisabled turns it off.
+	// RPC is the JSON-RPC server; RPCDisabled turns it off. The node sets
+	// its Provider, InsecurePublic and Metrics from the fields below, and
+	// drops HealthMinPeers to 0 when P2P is disabled.
 	RPC                 rpc.Config
 	RPCDisabled         bool
 	AllowUnprotectedTxs bool
+	// Provider serves the RPC as a public provider (rpc.Config.Provider):
+	// rate limits per client and per transaction sender, no admin_,
+	// personal_ or signing methods, no unlocked Accounts (refused). It is
+	// what lets the RPC listen beyond loopback. Default false.
+	Provider bool
+	// ProviderKeys is a file of API keys for the provider's clients, added
+	// to RPC.Keys (rpc.ParseAPIKeys tells its format). Default none.
+	ProviderKeys string
+	// TrustedProxies are the addresses or CIDR prefixes of reverse
+	// proxies whose X-Forwarded-For names the client, added to
+	// RPC.TrustedProxies. Default none.
+	TrustedProxies []string
+	// AllowInsecureUnlock lets the RPC listen beyond loopback without
+	// Provider, with the whole API and the unlocked Accounts: for a
+	// private network only (--allow-insecure-unlock). Default false.
+	AllowInsecureUnlock bool
+	// ProofWindow is the number of blocks whose state can be proven
+	// (eth_getProof) and read; 0: the last 128 (chain.Config.ProofWindow).
+	ProofWindow uint64
+	// Metrics is the registry served at GET /metrics on the RPC address.
+	// Default: a new registry (never the global one) with the Go runtime
+	// and process collectors and the node's head and peer gauges.
+	Metrics *prometheus.Registry
 
 	// Pool is the transaction pool configuration (Chain, Journal, Logger
 	// are filled in by the node).
@@ -86,6 +115,9 @@ func (c *Config) validate() error {
 	}
 	if c.Mine && c.Miner.Coinbase == (common.Address{}) {
 		return errors.New("mining needs a coinbase: set --miner.coinbase (or use --dev, which mines to the first dev account)")
+	}
+	if c.Provider && c.Accounts != nil {
+		return errors.New("--provider with unlocked accounts (--unlock, or --dev's dev accounts): a public provider must sign for nobody; start it without them")
 	}
 	return nil
 }
@@ -138,6 +170,7 @@ func (n *Node) open() error {
 		StateHistory:     cfg.StateHistory,
 		TrieCacheBytes:   cfg.TrieCacheBytes,
 		WriteBufferBytes: cfg.WriteBufferBytes,
+		ProofWindow:      cfg.ProofWindow,
 	})
 	if err != nil {
 		return err
@@ -174,6 +207,26 @@ func (n *Node) open() error {
 	if !cfg.RPCDisabled {
 		rcfg := cfg.RPC
 		rcfg.Logger = cfg.Logger.With("module", "rpc")
+		rcfg.Provider = cfg.Provider
+		rcfg.InsecurePublic = cfg.AllowInsecureUnlock
+		if cfg.ProviderKeys != "" {
+			keys, err := rpc.LoadAPIKeys(cfg.ProviderKeys)
+			if err != nil {
+				return fmt.Errorf("--provider.keys: %w", err)
+			}
+			rcfg.Keys = append(slices.Clip(rcfg.Keys), keys...)
+		}
+		proxies, err := rpc.ParseTrustedProxies(cfg.TrustedProxies)
+		if err != nil {
+			return fmt.Errorf("--provider.trustedproxies: %w", err)
+		}
+		rcfg.TrustedProxies = append(slices.Clip(rcfg.TrustedProxies), proxies...)
+		if cfg.P2P.Disabled {
+			rcfg.HealthMinPeers = 0 // a peer run alone has none by design
+		}
+		if rcfg.Metrics, err = n.metrics(); err != nil {
+			return err
+		}
 		n.rpc, err = rpc.NewServer(rcfg, rpc.Backend{
 			Chain: n.chain, Pool: n.pool, Miner: minerInfo, Net: netInfo, Accounts: cfg.Accounts,
 			AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
@@ -183,6 +236,33 @@ func (n *Node) open() error {
 		}
 	}
 	return nil
+}
+
+// metrics is the registry the RPC serves: the configured one or a new
+// one, with the Go runtime and process collectors and the node's gauges.
+func (n *Node) metrics() (*prometheus.Registry, error) {
+	reg := n.cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	cs := []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_chain_head_number", Help: "Number of the head block."},
+			func() float64 { return float64(n.chain.CurrentBlock().NumberU64()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_chain_head_age_seconds", Help: "Age of the head block by its timestamp."},
+			func() float64 { return time.Since(time.Unix(int64(n.chain.CurrentBlock().Time()), 0)).Seconds() }),
+	}
+	if n.host != nil {
+		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_p2p_peers", Help: "Connected peers."},
+			func() float64 { return float64(n.host.PeerCount()) }))
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("node metrics: %w", err)
+		}
+	}
+	return reg, nil
 }
 
 // Chain returns the chain (for tests and tools).

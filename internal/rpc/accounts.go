@@ -95,11 +95,19 @@ func (api *ethAPI) toTransaction(ctx context.Context, args CallArgs) (*types.Tra
 		Gas: gas, To: args.To, Value: value, Data: args.data(), AccessList: al}), nil
 }
 
+// signerAPI holds the eth_ methods that sign with the node's unlocked
+// accounts. A provider does not register it.
+type signerAPI struct{ eth *ethAPI }
+
 // SendTransaction is eth_sendTransaction: signs with an unlocked account
 // and submits.
-func (api *ethAPI) SendTransaction(ctx context.Context, args CallArgs) (common.Hash, error) {
+func (s *signerAPI) SendTransaction(ctx context.Context, args CallArgs) (common.Hash, error) {
+	api := s.eth
 	tx, err := api.toTransaction(ctx, args)
 	if err != nil {
+		return common.Hash{}, err
+	}
+	if err := checkTxFee(tx.GasPrice(), tx.Gas(), api.cfg.TxFeeCap); err != nil {
 		return common.Hash{}, err
 	}
 	signed, err := api.b.Accounts.SignTx(*args.From, tx, api.config.ChainID)
@@ -118,9 +126,13 @@ type signTxResult struct {
 }
 
 // SignTransaction is eth_signTransaction: signs without submitting.
-func (api *ethAPI) SignTransaction(ctx context.Context, args CallArgs) (*signTxResult, error) {
+func (s *signerAPI) SignTransaction(ctx context.Context, args CallArgs) (*signTxResult, error) {
+	api := s.eth
 	tx, err := api.toTransaction(ctx, args)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkTxFee(tx.GasPrice(), tx.Gas(), api.cfg.TxFeeCap); err != nil {
 		return nil, err
 	}
 	signed, err := api.b.Accounts.SignTx(*args.From, tx, api.config.ChainID)
@@ -135,18 +147,19 @@ func (api *ethAPI) SignTransaction(ctx context.Context, args CallArgs) (*signTxR
 }
 
 // Sign is eth_sign: an EIP-191 signature of data by an unlocked account.
-func (api *ethAPI) Sign(addr common.Address, data hexutil.Bytes) (hexutil.Bytes, error) {
-	if err := api.unlocked(addr); err != nil {
+func (s *signerAPI) Sign(addr common.Address, data hexutil.Bytes) (hexutil.Bytes, error) {
+	if err := s.eth.unlocked(addr); err != nil {
 		return nil, err
 	}
-	return api.b.Accounts.SignText(addr, data)
+	return s.eth.b.Accounts.SignText(addr, data)
 }
 
-// personalAPI is the personal_ namespace wallets still call.
-type personalAPI struct{ eth *ethAPI }
+// personalAPI is the personal_ namespace wallets still call. A provider
+// does not register it.
+type personalAPI struct{ signer *signerAPI }
 
 // Sign is personal_sign(data, address[, password]): the password, if sent,
 // is ignored (the account is unlocked already).
 func (api *personalAPI) Sign(data hexutil.Bytes, addr common.Address, _ *string) (hexutil.Bytes, error) {
-	return api.eth.Sign(addr, data)
+	return api.signer.Sign(addr, data)
 }

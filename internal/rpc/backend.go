@@ -10,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	gparams "github.com/ethereum/go-ethereum/params"
-	"github.com/ethereum/go-ethereum/triedb"
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/execution"
@@ -33,10 +32,15 @@ type Chain interface {
 	GetTD(hash common.Hash, number uint64) *big.Int
 	IsCanonical(h *types.Header) bool
 	StateAt(root common.Hash) (*state.StateDB, error)
+	// StateAtBlock and TriesAtBlock serve the state after a block for
+	// queries and for proofs, within ProofWindow blocks of the head when
+	// that is not 0 (see chain.Config.ProofWindow).
+	StateAtBlock(h *types.Header) (*state.StateDB, error)
+	TriesAtBlock(h *types.Header) (chain.StateTries, error)
+	ProofWindow() uint64
 	Config() *gparams.ChainConfig
 	Processor() *execution.Processor
 	SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription
-	TrieDB() *triedb.Database
 }
 
 // Pool is what the API needs of the transaction pool.

@@ -30,19 +30,34 @@ var (
 
 // ethAPI is the eth_ namespace.
 type ethAPI struct {
-	b      Backend
-	cfg    *Config
-	config *gparams.ChainConfig
-	tips   tipOracle
-	events *events
-	gate   *gate // heavy calls
+	b       Backend
+	cfg     *Config
+	config  *gparams.ChainConfig
+	tips    tipOracle
+	events  *events
+	gate    *gate    // heavy calls
+	proofs  *gate    // eth_getProof
+	senders *buckets // a provider's per-sender transaction limit; nil otherwise
+	metrics *metrics
 }
 
 func newEthAPI(b Backend, cfg *Config) *ethAPI {
 	api := &ethAPI{b: b, cfg: cfg, config: b.Chain.Config(),
-		gate: newGate(cfg.HeavyLimit, "slots for heavy calls (eth_call, eth_estimateGas, eth_getLogs)", "--rpc.heavylimit", cfg.RequestTimeout)}
+		gate:   newGate(cfg.HeavyLimit, "slots for heavy calls (eth_call, eth_estimateGas, eth_getLogs)", "--rpc.heavylimit", cfg.RequestTimeout),
+		proofs: newGate(cfg.ProofLimit, "slots for eth_getProof", "--rpc.proofs", cfg.RequestTimeout)}
 	api.events = newEvents(api)
 	return api
+}
+
+// ethService is the eth_ namespace as registered: ethAPI, with
+// eth_getProof run in one of the proof slots.
+type ethService struct{ *ethAPI }
+
+// GetProof is eth_getProof (proof.go) in a proof slot.
+func (s ethService) GetProof(ctx context.Context, addr common.Address, keys []string, bnh gethrpc.BlockNumberOrHash) (*accountProof, error) {
+	return inSlot(ctx, s.ethAPI, s.proofs, "eth_getProof", func(context.Context) (*accountProof, error) {
+		return s.ethAPI.GetProof(addr, keys, bnh)
+	})
 }
 
 // ChainId is eth_chainId.
@@ -148,9 +163,9 @@ func (api *ethAPI) stateAt(bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, *typ
 	if b == nil {
 		return nil, nil, errHeaderNotFound
 	}
-	st, err := api.b.Chain.StateAt(b.Root())
+	st, err := api.b.Chain.StateAtBlock(b.Header())
 	if err != nil {
-		return nil, nil, fmt.Errorf("state of block %d is not available (older than the retained state): %w", b.NumberU64(), err)
+		return nil, nil, api.stateError(b.NumberU64(), err)
 	}
 	return st, b.Header(), nil
 }
@@ -348,14 +363,56 @@ func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) 
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, fmt.Errorf("decode raw transaction: %w", err)
 	}
+	if err := checkTxFee(tx.GasPrice(), tx.Gas(), api.cfg.TxFeeCap); err != nil {
+		return common.Hash{}, err
+	}
 	if !tx.Protected() && !api.b.AllowUnprotectedTxs {
 		return common.Hash{}, errUnprotectedTx
+	}
+	if err := api.senderLimit(tx); err != nil {
+		return common.Hash{}, err
 	}
 	if err := api.b.Pool.Add([]*types.Transaction{tx})[0]; err != nil {
 		return common.Hash{}, err
 	}
 	api.cfg.Logger.Debug("Transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
 	return tx.Hash(), nil
+}
+
+// checkTxFee refuses a transaction whose gas × fee cap (gas price for a
+// legacy one) exceeds feeCap ether, with go-ethereum's message. A cap of
+// 0 or less is none.
+func checkTxFee(gasPrice *big.Int, gas uint64, feeCap float64) error {
+	if feeCap <= 0 {
+		return nil
+	}
+	fee := new(big.Int).Mul(gasPrice, new(big.Int).SetUint64(gas))
+	feeEth, _ := new(big.Float).Quo(new(big.Float).SetInt(fee), new(big.Float).SetInt(big.NewInt(gparams.Ether))).Float64()
+	if feeEth > feeCap {
+		return fmt.Errorf("tx fee (%.2f ether) exceeds the configured cap (%.2f ether)", feeEth, feeCap)
+	}
+	return nil
+}
+
+// senderLimit charges a transaction to its sender's bucket on a provider:
+// SendRate a minute, as many at once, so that one account cannot fill the
+// pool through one provider. A transaction whose sender cannot be
+// recovered is left to the pool, which refuses it with its own error.
+func (api *ethAPI) senderLimit(tx *types.Transaction) error {
+	if api.senders == nil {
+		return nil
+	}
+	from, err := types.Sender(types.LatestSigner(api.config), tx) // the pool's signer: its cache serves the pool
+	if err != nil {
+		return nil
+	}
+	n := float64(api.cfg.SendRate)
+	if ok, retry := api.senders.take(from.Hex(), n/60, n, 1); !ok {
+		api.metrics.reject(rejectSender)
+		return &rateError{retry: retry, msg: fmt.Sprintf("too many transactions from %s: at most %d a minute from one sender through this node (--provider.sendrate); retry in %ds",
+			from.Hex(), api.cfg.SendRate, retrySeconds(retry))}
+	}
+	return nil
 }
 
 // GasPrice is eth_gasPrice: a suggested tip plus the head's base fee.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -18,26 +19,59 @@ import (
 )
 
 // Handler serves HTTP JSON-RPC and upgrades WebSocket requests on the same
-// path. Before anything runs, a request must name this node in its Host
-// (VirtualHosts) and, when a browser sent it from another origin, that
-// origin must be allowed (CORSOrigins over HTTP, WSOrigins for a
-// WebSocket). An HTTP request then runs in a request slot under its
-// budget (serveHTTP).
+// path, and answers GET /health and GET /metrics. Before anything runs, a
+// request must name this node in its Host (VirtualHosts), present a known
+// API key if any (provider.go), and, when a browser sent it from another
+// origin, that origin must be allowed (CORSOrigins over HTTP, WSOrigins
+// for a WebSocket). An HTTP request then runs in a request slot under its
+// budget (serveHTTP), once its client's rate limit admits it.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := s.hosts.check(r.Host); err != nil {
+			s.metrics.reject(rejectHost)
 			s.refuse(w, r, err)
 			return
 		}
+		cl, err := s.identify(r)
+		if err != nil {
+			s.metrics.reject(rejectKey)
+			s.log.Debug("RPC request refused", "remote", r.RemoteAddr, "err", err)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch strings.TrimSuffix(r.URL.Path, "/") {
+			case "/health":
+				if err := s.charge(cl, nil); err != nil {
+					s.tooMany(w, err, nil, false)
+					return
+				}
+				s.serveHealth(w, r)
+				return
+			case "/metrics":
+				if s.cfg.NoMetrics {
+					http.NotFound(w, r)
+					return
+				}
+				if err := s.charge(cl, nil); err != nil {
+					s.tooMany(w, err, nil, false)
+					return
+				}
+				s.metrics.handler.ServeHTTP(w, r)
+				return
+			}
+		}
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			if err := checkOrigin(r, s.cfg.WSOrigins, "--rpc.ws.origins"); err != nil {
+				s.metrics.reject(rejectOrigin)
 				s.refuse(w, r, err)
 				return
 			}
-			s.serveWebSocket(w, r)
+			s.serveWebSocket(w, r, cl)
 			return
 		}
 		if err := checkOrigin(r, s.cfg.CORSOrigins, "--rpc.cors"); err != nil {
+			s.metrics.reject(rejectOrigin)
 			s.refuse(w, r, err)
 			return
 		}
@@ -45,27 +79,38 @@ func (s *Server) Handler() http.Handler {
 			// Allowed cross-origin: tell the browser so.
 			w.Header().Set("Access-Control-Allow-Origin", origin)
 			w.Header().Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-			w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+			w.Header().Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
 			w.Header().Set("Vary", "Origin")
 		}
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		s.serveHTTP(w, r)
+		s.serveHTTP(w, r, cl)
 	})
 }
 
 // serveHTTP runs one HTTP request within its budget: it reads the body,
-// waits for one of the request slots, runs the request into a buffer,
-// gives the slot back, and only then writes the answer. Neither a slow
-// upload nor a slow reader holds a slot, and at most MaxRequests requests
-// compete for the CPU with block import.
-func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+// charges it to its client, waits for one of the request slots, runs the
+// request into a buffer, gives the slot back, and only then writes the
+// answer. Neither a slow upload nor a slow reader holds a slot, and at
+// most MaxRequests requests compete for the CPU with block import.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, cl client) {
 	deadline := time.Now().Add(s.cfg.RequestTimeout)
 	if r.ContentLength > int64(s.cfg.BodyLimit) || (r.Method == http.MethodGet && r.ContentLength == 0 && r.URL.RawQuery == "") {
 		s.rpc.ServeHTTP(w, r) // answered at once: too large, or a health check
 		return
+	}
+	if r.ContentLength < 0 || r.ContentLength > bigBody {
+		// A client that cannot pay for the least request does not get a
+		// large body read.
+		if err := s.affordable(cl); err != nil {
+			// Unread, the body makes the connection useless: close it, or
+			// net/http would read the body before answering.
+			w.Header().Set("Connection", "close")
+			s.tooMany(w, err, nil, false)
+			return
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.cfg.BodyLimit)+1))
 	if err != nil {
@@ -76,10 +121,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("content length too large (%d>%d)", len(body), s.cfg.BodyLimit), http.StatusRequestEntityTooLarge)
 		return
 	}
+	calls, batch := parseCalls(body)
+	if err := s.admit(cl, calls, "http"); err != nil {
+		s.tooMany(w, err, calls, batch)
+		return
+	}
+	start := time.Now()
 	ctx := context.WithValue(r.Context(), budgetKey{}, deadline)
 	since, err := s.requests.enter(ctx, "the request")
 	if err != nil {
-		s.busy(w, err)
+		if errors.Is(err, ErrLimit) {
+			s.metrics.clientRej.WithLabelValues(cl.label()).Inc()
+		}
+		s.tooMany(w, err, calls, batch)
 		return
 	}
 	slot := &requestSlot{gate: s.requests, held: true, since: since}
@@ -95,9 +149,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = context.WithValue(ctx, slotKey{}, slot)
 	r = r.WithContext(ctx)
 	r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	if proxied := clientRemote(cl, r.RemoteAddr); proxied != "" {
+		// Behind a trusted proxy: per-client limits (filters) see the client.
+		r.RemoteAddr = proxied
+	}
 	out := &bufferedResponse{header: w.Header()}
 	s.rpc.ServeHTTP(out, r)
 	slot.release()
+	s.metrics.observe(calls, batch, start)
 	answer := out.body.Bytes()
 	if ctx.Err() != nil || !time.Now().Before(deadline) {
 		answer = completeBatch(body, answer)
@@ -107,6 +166,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, err := w.Write(answer); err != nil {
 		s.log.Debug("RPC answer not delivered", "remote", r.RemoteAddr, "bytes", out.body.Len(), "err", err)
 	}
+}
+
+// bigBody is the size past which a body is read only for a client that
+// can pay for a request.
+const bigBody = 64 << 10
+
+// clientRemote is the remote address to show go-ethereum for a client
+// behind a trusted proxy, "" when it is the connection's own.
+func clientRemote(cl client, remote string) string {
+	if ap, err := netip.ParseAddrPort(remote); err == nil && ap.Addr().Unmap() == cl.addr {
+		return ""
+	}
+	return netip.AddrPortFrom(cl.addr, 0).String()
 }
 
 // completeBatch adds -32002 "request timed out" answers for the calls of
@@ -148,16 +220,6 @@ func completeBatch(request, answer []byte) []byte {
 	return append(out, ']')
 }
 
-// busy answers a request that found no slot: HTTP 429, which clients
-// retry after a pause, with a JSON-RPC -32005 error.
-func (s *Server) busy(w http.ResponseWriter, err error) {
-	msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": nil, "error": map[string]any{"code": errcodeLimit, "message": err.Error()}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Retry-After", "1")
-	w.WriteHeader(http.StatusTooManyRequests)
-	w.Write(msg)
-}
-
 // bufferedResponse holds an answer until the request's slot is free.
 type bufferedResponse struct {
 	header http.Header
@@ -181,16 +243,6 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Debug("RPC request refused", "remote", r.RemoteAddr, "host", r.Host, "origin", r.Header.Get("Origin"), "err", err)
 	http.Error(w, err.Error(), http.StatusForbidden)
-}
-
-// serveWebSocket runs one WebSocket connection, known to the events loop
-// by its remote address for as long as it lasts.
-func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
-	conn, _ := r.Context().Value(netConnKey{}).(net.Conn)
-	key := wsClientKey(r.RemoteAddr)
-	s.eth.events.connOpened(key, conn)
-	defer s.eth.events.connClosed(key)
-	s.ws.ServeHTTP(w, r)
 }
 
 // hostGuard holds the Host names a request may carry.

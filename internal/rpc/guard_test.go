@@ -208,7 +208,7 @@ func TestOrigins(t *testing.T) {
 		t.Errorf("listed CORS origin: status %d, body %q, CORS %q", status, body, h.Get("Access-Control-Allow-Origin"))
 	}
 	status, _, h = listed.rawRequest(http.MethodOptions, host, map[string]string{"Origin": "http://dapp.example", "Access-Control-Request-Method": "POST"}, "")
-	if status != http.StatusNoContent || h.Get("Access-Control-Allow-Headers") != "Content-Type" {
+	if status != http.StatusNoContent || h.Get("Access-Control-Allow-Headers") != "Content-Type, Authorization" {
 		t.Errorf("preflight from a listed origin: status %d, headers %v", status, h)
 	}
 	if status := listed.wsUpgrade(host, "https://wallet.example"); status != http.StatusSwitchingProtocols {

@@ -19,8 +19,12 @@ const errcodeLimit = -32005
 // JSON-RPC error -32005.
 var ErrLimit = errors.New("limit exceeded")
 
-// limitError is an ErrLimit with the message a client sees.
-type limitError struct{ msg string }
+// limitError is an ErrLimit with the message a client sees and, for a
+// busy server, when to retry.
+type limitError struct {
+	msg   string
+	retry time.Duration
+}
 
 func (e *limitError) Error() string        { return e.msg }
 func (e *limitError) ErrorCode() int       { return errcodeLimit }
@@ -32,7 +36,8 @@ func limitf(format string, args ...any) error {
 
 // clientKey names the client of a request for per-client limits: its IP
 // address over HTTP (one machine, however many connections), its
-// connection over WebSocket.
+// connection over WebSocket (which go-ethereum sees as a stream, "ipc":
+// websocket.go).
 func clientKey(ctx context.Context) string {
 	info := gethrpc.PeerInfoFromContext(ctx)
 	switch info.Transport {
@@ -41,7 +46,7 @@ func clientKey(ctx context.Context) string {
 			return "ip " + host
 		}
 		return "ip " + info.RemoteAddr
-	case "ws":
+	case "ws", "ipc":
 		return wsClientKey(info.RemoteAddr)
 	default:
 		return info.Transport + " " + info.RemoteAddr
@@ -59,6 +64,7 @@ type gate struct {
 	what   string        // the slots, for the busy error
 	flag   string        // the flag that sizes it
 	budget time.Duration // the longest wait of a request without a budget
+	onBusy func()        // called when a request gives up; optional
 	mu     struct {
 		sync.Mutex
 		waiting int           // requests waiting for a slot
@@ -91,8 +97,9 @@ func (g *gate) enter(ctx context.Context, who string) (time.Time, error) {
 	// On average a slot comes free every hold / slots.
 	if expect := time.Duration(ahead+1) * g.mu.hold / time.Duration(cap(g.slots)); expect > wait {
 		g.mu.Unlock()
-		return time.Time{}, limitf("server busy: %d requests wait for the %d %s (%s), about %v, and %s can wait %v; retry later",
-			ahead, cap(g.slots), g.what, g.flag, expect.Round(time.Millisecond), who, wait.Round(time.Millisecond))
+		g.busy()
+		return time.Time{}, &limitError{retry: expect, msg: fmt.Sprintf("server busy: %d requests wait for the %d %s (%s), about %v, and %s can wait %v; retry later",
+			ahead, cap(g.slots), g.what, g.flag, expect.Round(time.Millisecond), who, wait.Round(time.Millisecond))}
 	}
 	g.mu.waiting++
 	g.mu.Unlock()
@@ -107,9 +114,16 @@ func (g *gate) enter(ctx context.Context, who string) (time.Time, error) {
 	case g.slots <- struct{}{}:
 		return time.Now(), nil
 	case <-timer.C:
+		g.busy()
 		return time.Time{}, limitf("server busy: %s waited %v for one of the %d %s (%s); retry later", who, wait.Round(time.Millisecond), cap(g.slots), g.what, g.flag)
 	case <-ctx.Done():
 		return time.Time{}, fmt.Errorf("%s cancelled while waiting for one of the %s: %w", who, g.what, ctx.Err())
+	}
+}
+
+func (g *gate) busy() {
+	if g.onBusy != nil {
+		g.onBusy()
 	}
 }
 
@@ -177,6 +191,11 @@ func (s *requestSlot) reacquire(ctx context.Context) error {
 // cheap requests go on meanwhile, and runs holding both: HeavyLimit
 // bounds the request slots heavy calls take.
 func heavy[T any](ctx context.Context, api *ethAPI, method string, f func(context.Context) (T, error)) (T, error) {
+	return inSlot(ctx, api, api.gate, method, f)
+}
+
+// inSlot runs f in one of g's slots, as heavy does.
+func inSlot[T any](ctx context.Context, api *ethAPI, g *gate, method string, f func(context.Context) (T, error)) (T, error) {
 	var zero T
 	ctx, cancel := api.budget(ctx)
 	defer cancel()
@@ -184,11 +203,11 @@ func heavy[T any](ctx context.Context, api *ethAPI, method string, f func(contex
 	if slot != nil {
 		slot.release()
 	}
-	since, err := api.gate.enter(ctx, method)
+	since, err := g.enter(ctx, method)
 	if err != nil {
 		return zero, err
 	}
-	defer api.gate.leave(since)
+	defer g.leave(since)
 	if slot != nil {
 		if err := slot.reacquire(ctx); err != nil {
 			return zero, err

@@ -68,6 +68,13 @@ func newEnv(t *testing.T, cfg Config) *env {
 // newEnvWith is newEnv with the backend's optional parts set by with.
 func newEnvWith(t *testing.T, cfg Config, with func(*Backend)) *env {
 	t.Helper()
+	return newEnvHooked(t, cfg, with, nil)
+}
+
+// newEnvHooked is newEnvWith with before run on the server before it
+// starts (to set its clocks).
+func newEnvHooked(t *testing.T, cfg Config, with func(*Backend), before func(*Server)) *env {
+	t.Helper()
 	ce := chaintest.New(t, chaingen.GenesisOptions{Alloc: types.GenesisAlloc{
 		answerAddr:  {Code: answerCode, Balance: new(big.Int)},
 		revertAddr:  {Code: revertCode, Balance: new(big.Int)},
@@ -87,6 +94,9 @@ func newEnvWith(t *testing.T, cfg Config, with func(*Backend)) *env {
 	srv, err := NewServer(cfg, b)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if before != nil {
+		before(srv)
 	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

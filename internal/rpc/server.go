@@ -7,12 +7,21 @@
 // DNS rebinding) and, from a browser, its origin is the node's own or an
 // allowed one (guard.go). Everything a request may take is bounded: body
 // and batch size, gas, one time budget per request and one per call or
-// gas estimation, the HTTP requests and the heavy calls running at once
-// (limits.go), the filters and subscriptions of each client and of all,
-// and what they may hold undelivered (events.go). Past a limit the answer
-// is a -32005 error naming the limit and its flag; nothing waits on a
-// slow client, and chain events reach filters without ever holding up
-// block import.
+// gas estimation, the HTTP requests, heavy calls and proofs running at
+// once (limits.go), WebSocket connections in all and per address
+// (websocket.go), the filters and subscriptions of each client and of
+// all, and what they may hold undelivered (events.go), the fee of a
+// transaction sent through it. Past a limit the answer is a -32005 error
+// naming the limit and its flag; nothing waits on a slow client, and
+// chain events reach filters without ever holding up block import.
+//
+// It listens on loopback unless it is a provider (provider.go; or it is
+// told its network is private, InsecurePublic): a public
+// endpoint that serves no unlocked account and no admin or signing
+// method, and gives each client (an address, or an API key) a token
+// bucket its calls spend by cost. Every node answers GET /health for load
+// balancers (health.go) and GET /metrics in Prometheus's text format from
+// the registry it is given (metrics.go).
 //
 // The methods are written here (go-ethereum's internal/ethapi cannot be
 // imported); they read the chain through the narrow Backend interfaces
@@ -25,13 +34,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"reflect"
 	"runtime"
 	"strings"
 	"time"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a Server; zero fields take the defaults shown.
@@ -96,7 +110,9 @@ type Config struct {
 	// flood at ten times capacity left it 0.5–0.8 of its quiet rate on 2
 	// cores, against 0.7–0.8 with half the cores, which cost eth_call a
 	// third of its throughput). A public endpoint that must leave cores to
-	// import and mining sets it lower.
+	// import and mining sets it lower: a provider's default is half the
+	// cores, at least one, because its clients together are not bounded
+	// by their per-client rate limits.
 	HeavyLimit int
 	// LogRange bounds the blocks one eth_getLogs may scan. Default 10,000.
 	LogRange uint64
@@ -124,6 +140,71 @@ type Config struct {
 	// FilterTimeout drops a polling filter nobody polled for this long.
 	// Default 5 minutes.
 	FilterTimeout time.Duration
+	// TxFeeCap bounds, in ether, the fee (gas × fee cap) of a transaction
+	// sent through eth_sendRawTransaction or eth_sendTransaction, or signed
+	// by eth_signTransaction, as go-ethereum's --rpc.txfeecap: a typo in a
+	// fee field must not burn a fortune. Default 1; negative: no cap.
+	TxFeeCap float64
+	// ProofLimit bounds the eth_getProof calls running at once; others wait
+	// for a slot within their budget, then get -32005 "server busy".
+	// Default GOMAXPROCS, at most 25 (reth's --rpc.proof-permits).
+	ProofLimit int
+	// WSConns bounds the WebSocket connections open at once; one more gets
+	// HTTP 429. Default 500 (reth's --rpc.max-connections).
+	WSConns int
+	// WSConnsPerIP bounds the WebSocket connections of one client address
+	// (an IPv6 address by its /64). Default 50.
+	WSConnsPerIP int
+
+	// Provider serves the RPC as a public provider (provider.go): no
+	// unlocked accounts (NewServer refuses a Backend with Accounts); no
+	// admin_, personal_, eth_sendTransaction, eth_signTransaction or
+	// eth_sign; a rate limit per client (ClientRate, ClientBurst, Keys)
+	// and per transaction sender (SendRate). Listening beyond loopback
+	// needs it, or InsecurePublic. Default false.
+	Provider bool
+	// InsecurePublic lets a node that is not a provider listen beyond
+	// loopback with its whole API, unlocked accounts included (admin_
+	// stays loopback-only): for a private network only, such as a
+	// container's port published to its host alone
+	// (--allow-insecure-unlock). Default false.
+	InsecurePublic bool
+	// ClientRate is the cost units a second a provider's client may spend
+	// (methodCosts: eth_blockNumber 1, eth_getBalance 2, eth_call 20, a
+	// batch the sum of its calls). Default 100.
+	ClientRate float64
+	// ClientBurst is the most units a provider's client may spend at once.
+	// A request that costs more waits for a full bucket and leaves it in
+	// debt. Default 400.
+	ClientBurst int
+	// Keys are the API keys of a provider's clients (ParseAPIKeys); a
+	// request that presents an unknown key gets 401. Default none: every
+	// client is anonymous, known by its address.
+	Keys []APIKey
+	// MaxClients bounds the client buckets a provider remembers (a full
+	// bucket is forgotten); past it, new clients share one bucket.
+	// Default 100,000.
+	MaxClients int
+	// SendRate bounds the transactions one sender may submit through a
+	// provider's eth_sendRawTransaction a minute: attempts with a valid
+	// signature count, accepted or not. Default 60.
+	SendRate int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the client (provider.go); from anyone else the header is
+	// ignored. Default none.
+	TrustedProxies []netip.Prefix
+	// HealthMinPeers is the least peers for GET /health to answer 200.
+	// Default 0.
+	HealthMinPeers int
+	// HealthMaxHeadAge is the oldest head (by its timestamp) for GET
+	// /health to answer 200. Default 2 minutes.
+	HealthMaxHeadAge time.Duration
+	// Metrics is the registry GET /metrics serves, where the RPC registers
+	// its metrics (metrics.go). Default a registry of the server's own.
+	Metrics *prometheus.Registry
+	// NoMetrics turns GET /metrics off (404). Default false: served, behind
+	// the Host check like everything else.
+	NoMetrics bool
 	// Logger. Default: discarded.
 	Logger *slog.Logger
 }
@@ -162,12 +243,19 @@ func (c *Config) validate() error {
 		{&c.BatchItems, 1000, "batch items (--rpc.batchlimit)"},
 		{&c.BatchResponseBytes, 25_000_000, "batch response bytes"},
 		{&c.MaxRequests, runtime.GOMAXPROCS(0), "request limit (--rpc.maxrequests)"},
-		{&c.HeavyLimit, runtime.GOMAXPROCS(0), "heavy call limit (--rpc.heavylimit)"},
+		{&c.HeavyLimit, heavyDefault(c.Provider), "heavy call limit (--rpc.heavylimit)"},
 		{&c.LogResults, 20_000, "log results"},
 		{&c.Filters, 10_000, "filter limit (--rpc.filters)"},
 		{&c.FiltersPerClient, 1_000, "per-client filter limit (--rpc.clientfilters)"},
 		{&c.Subscriptions, 10_000, "subscription limit (--rpc.subscriptions)"},
 		{&c.SubscriptionsPerConn, 100, "per-connection subscription limit (--rpc.ws.subscriptions)"},
+		{&c.ProofLimit, min(runtime.GOMAXPROCS(0), 25), "proof limit (--rpc.proofs)"},
+		{&c.WSConns, 500, "WebSocket connection limit (--rpc.ws.conns)"},
+		{&c.WSConnsPerIP, 50, "per-address WebSocket connection limit (--rpc.ws.connsperip)"},
+		{&c.ClientBurst, 400, "client burst (--provider.burst)"},
+		{&c.MaxClients, 100_000, "client limit"},
+		{&c.SendRate, 60, "per-sender transaction rate (--provider.sendrate)"},
+		{&c.HealthMinPeers, 0, "least peers for health (--provider.minpeers)"},
 	}
 	for _, d := range defaults {
 		if *d.v < 0 {
@@ -185,6 +273,7 @@ func (c *Config) validate() error {
 		{&c.RequestTimeout, 30 * time.Second, "request timeout (--rpc.timeout)"},
 		{&c.EVMTimeout, 5 * time.Second, "EVM timeout (--rpc.evmtimeout)"},
 		{&c.FilterTimeout, 5 * time.Minute, "filter timeout"},
+		{&c.HealthMaxHeadAge, 2 * time.Minute, "oldest healthy head (--provider.maxheadage)"},
 	}
 	for _, d := range durations {
 		if *d.v < 0 {
@@ -200,10 +289,63 @@ func (c *Config) validate() error {
 	if c.LogRange == 0 {
 		c.LogRange = 10_000
 	}
+	if c.TxFeeCap == 0 {
+		c.TxFeeCap = 1
+	}
+	if math.IsNaN(c.TxFeeCap) {
+		return errors.New("rpc transaction fee cap NaN: want ether, 0 for the default 1, negative for none (--rpc.txfeecap)")
+	}
+	if c.ClientRate == 0 {
+		c.ClientRate = 100
+	}
+	if !(c.ClientRate > 0) || math.IsInf(c.ClientRate, 0) {
+		return fmt.Errorf("rpc client rate %v: want cost units a second above 0 (--provider.rate)", c.ClientRate)
+	}
+	if c.Metrics == nil {
+		c.Metrics = prometheus.NewRegistry()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if !c.Provider && len(c.Keys) > 0 {
+		return fmt.Errorf("rpc: %d API keys given to a node that is not a provider: API keys (--provider.keys) need --provider", len(c.Keys))
+	}
+	if !isLoopback(c.Addr) && !c.Provider && !c.InsecurePublic {
+		return fmt.Errorf("rpc address %s listens beyond loopback: whoever reaches it could use the node's whole API; add --provider to serve a public endpoint (rate limits, no accounts, no admin methods), or --allow-insecure-unlock on a private network only", c.Addr)
+	}
+	// The keys are the caller's: fill in their defaults on a copy.
+	keys := make([]APIKey, len(c.Keys))
+	seen := make(map[string]bool, 2*len(c.Keys))
+	for i, k := range c.Keys {
+		if !validName(k.Name) || !validKey(k.Key) {
+			return fmt.Errorf("rpc API key %d (%q): want a name of 1 to 64 of A-Z a-z 0-9 _ . - and a key of 16 to 128 of A-Z a-z 0-9 _ -", i, k.Name)
+		}
+		if seen["name "+k.Name] || seen["key "+k.Key] {
+			return fmt.Errorf("rpc API key %d (%q): its name or its key is given twice", i, k.Name)
+		}
+		seen["name "+k.Name], seen["key "+k.Key] = true, true
+		if k.Rate < 0 || math.IsNaN(k.Rate) || math.IsInf(k.Rate, 0) || k.Burst < 0 {
+			return fmt.Errorf("rpc API key %q: rate %v and burst %d must not be negative (0 takes the default)", k.Name, k.Rate, k.Burst)
+		}
+		if k.Rate == 0 {
+			k.Rate = c.ClientRate
+		}
+		if k.Burst == 0 {
+			k.Burst = max(1, int(math.Round(float64(c.ClientBurst)*k.Rate/c.ClientRate)))
+		}
+		keys[i] = k
+	}
+	c.Keys = keys
 	return nil
+}
+
+// heavyDefault is the default HeavyLimit: one slot per CPU, half of them
+// on a provider.
+func heavyDefault(provider bool) int {
+	if provider {
+		return max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Server is the JSON-RPC endpoint of a peer.
@@ -213,8 +355,12 @@ type Server struct {
 	rpc      *gethrpc.Server
 	eth      *ethAPI
 	hosts    hostGuard
-	ws       http.Handler
-	requests *gate // HTTP requests running
+	upgrader websocket.Upgrader
+	wsCaps   *wsCaps
+	requests *gate    // HTTP requests running
+	clients  *buckets // a provider's client rate limits; nil otherwise
+	keys     keyring
+	metrics  *metrics
 	http     *http.Server
 	ln       net.Listener
 	done     chan struct{}
@@ -230,32 +376,56 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 	if err := b.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Provider && b.Accounts != nil {
+		return nil, errors.New("rpc: a provider serves no unlocked accounts: start it without --unlock and --dev")
+	}
 	srv := gethrpc.NewServer()
 	srv.SetBatchLimits(cfg.BatchItems, cfg.BatchResponseBytes)
 	srv.SetHTTPBodyLimit(cfg.BodyLimit)
-	srv.SetWebsocketReadLimit(int64(cfg.BodyLimit))
 	eth := newEthAPI(b, &cfg)
-	apis := map[string]any{
-		"eth":       eth,
-		"net":       &netAPI{b: b},
-		"web3":      &web3API{},
-		"peerchain": &peerchainAPI{b: b},
-		"personal":  &personalAPI{eth: eth},
+	apis := []service{
+		{"eth", ethService{eth}},
+		{"net", &netAPI{b: b}},
+		{"web3", &web3API{}},
+		{"peerchain", &peerchainAPI{b: b}},
 	}
-	if isLoopback(cfg.Addr) {
-		apis["admin"] = &adminAPI{b: b}
-	}
-	for ns, api := range apis {
-		if err := srv.RegisterName(ns, api); err != nil {
-			return nil, fmt.Errorf("register %s API: %w", ns, err)
+	// A provider's API is the list above and nothing else: a method that
+	// is not registered cannot run.
+	if !cfg.Provider {
+		signer := &signerAPI{eth: eth}
+		apis = append(apis, service{"eth", signer}, service{"personal", &personalAPI{signer: signer}})
+		if isLoopback(cfg.Addr) {
+			apis = append(apis, service{"admin", &adminAPI{b: b}})
 		}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, eth: eth, done: make(chan struct{})}
+	for _, a := range apis {
+		if err := srv.RegisterName(a.ns, a.rcvr); err != nil {
+			return nil, fmt.Errorf("register %s API: %w", a.ns, err)
+		}
+	}
+	m, err := newMetrics(cfg.Metrics, servedMethods(apis), cfg.Keys)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, eth: eth, metrics: m, done: make(chan struct{})}
+	if cfg.Provider {
+		s.clients = newBuckets(cfg.MaxClients, nil)
+		s.keys = newKeyring(cfg.Keys)
+		eth.senders = newBuckets(cfg.MaxClients, nil)
+	}
+	eth.metrics = m
 	s.hosts = newHostGuard(cfg.VirtualHosts, cfg.Addr)
 	s.requests = newGate(cfg.MaxRequests, "request slots", "--rpc.maxrequests", cfg.RequestTimeout)
-	// Origins are checked before the upgrade (checkOrigin), with the
-	// same-origin rule go-ethereum's check lacks.
-	s.ws = srv.WebsocketHandler([]string{"*"})
+	busy := func() { m.reject(rejectBusy) }
+	s.requests.onBusy, eth.gate.onBusy, eth.proofs.onBusy = busy, busy, busy
+	s.wsCaps = newWSCaps(cfg.WSConns, cfg.WSConnsPerIP)
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+		// Origins are checked before the upgrade (checkOrigin), with the
+		// same-origin rule go-ethereum's check lacks.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -329,6 +499,32 @@ func (s *Server) Close() error {
 	s.stopEv()
 	<-s.evDone
 	return err
+}
+
+// service is a receiver registered under a namespace.
+type service struct {
+	ns   string
+	rcvr any
+}
+
+// servedMethods lists the methods the server answers, named as
+// go-ethereum names them (ns_lowerCamel; subscriptions go through
+// eth_subscribe), and rpc_modules, which it adds itself.
+func servedMethods(apis []service) map[string]bool {
+	subscription := reflect.TypeFor[*gethrpc.Subscription]()
+	served := map[string]bool{"rpc_modules": true}
+	for _, a := range apis {
+		t := reflect.TypeOf(a.rcvr)
+		for i := 0; i < t.NumMethod(); i++ {
+			m := t.Method(i)
+			if m.Type.NumOut() > 0 && m.Type.Out(0) == subscription {
+				served[a.ns+"_subscribe"], served[a.ns+"_unsubscribe"] = true, true
+				continue
+			}
+			served[a.ns+"_"+strings.ToLower(m.Name[:1])+m.Name[1:]] = true
+		}
+	}
+	return served
 }
 
 // isLoopback reports whether addr (host:port) listens on loopback only.

@@ -187,7 +187,7 @@ func (s *Syncer) checkPeer(p peer.ID) {
 		if err != nil || s.checkStatus(st) != nil {
 			return
 		}
-		s.peers.claim(p, st.Head, st.Number, st.TD)
+		s.peers.claimStatus(p, st)
 		s.kick()
 	}()
 }

@@ -46,7 +46,7 @@ func (s *Syncer) handleStatus(_ context.Context, from peer.ID, req []byte) ([]by
 		return nil, err
 	}
 	if err := s.checkStatus(st); err == nil {
-		s.peers.claim(from, st.Head, st.Number, st.TD)
+		s.peers.claimStatus(from, st)
 		if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
 			s.kick()
 		}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"math/big"
 
@@ -17,25 +18,36 @@ const (
 	protoBodies  = "bodies/1"
 	protoTxs     = "txs/1"
 	protoPooled  = "pooled/1"
-	topicBlocks  = "blocks/1"
-	topicTxs     = "txs/1"
+	// Light-serving protocols: what a light peer needs to check answers
+	// against its verified headers.
+	protoReceipts = "receipts/1"
+	protoProof    = "proof/1"
+	protoCode     = "code/1"
+	protoTxLoc    = "txloc/1"
+	topicBlocks   = "blocks/1"
+	topicTxs      = "txs/1"
 )
 
 // Caps of requests and responses.
 const (
-	maxHeadersPerRequest = 1024
-	maxBodiesPerRequest  = 128
-	maxTxsPerRequest     = 256
-	maxPooledHashes      = 4096
-	softResponseBytes    = 8 << 20  // a response stops growing past this
-	maxRequestBytes      = 64 << 10 // every request is small
-	maxStatusBytes       = 1 << 10  // a status message
-	maxHeadersResponse   = 2 << 20  // 1024 headers of ~600 bytes, with room
-	maxBodiesResponse    = softResponseBytes + gparams.MaxBlockSize + 1<<20
-	maxTxsResponse       = softResponseBytes + 256<<10
-	maxPooledResponse    = maxPooledHashes*33 + 64
-	maxBlockMessage      = gparams.MaxBlockSize + 1<<20
-	maxTxMessage         = 256 << 10
+	maxHeadersPerRequest  = 1024
+	maxBodiesPerRequest   = 128
+	maxTxsPerRequest      = 256
+	maxPooledHashes       = 4096
+	softResponseBytes     = 8 << 20  // a response stops growing past this
+	maxRequestBytes       = 64 << 10 // every request is small
+	maxStatusBytes        = 1 << 10  // a status message
+	maxHeadersResponse    = 2 << 20  // 1024 headers of ~600 bytes, with room
+	maxBodiesResponse     = softResponseBytes + gparams.MaxBlockSize + 1<<20
+	maxTxsResponse        = softResponseBytes + 256<<10
+	maxPooledResponse     = maxPooledHashes*33 + 64
+	maxBlockMessage       = gparams.MaxBlockSize + 1<<20
+	maxTxMessage          = 256 << 10
+	maxReceiptsPerRequest = 64
+	maxReceiptsResponse   = softResponseBytes + 4<<20
+	maxProofSlots         = 256
+	maxProofResponse      = 4 << 20
+	maxCodeResponse       = 1 << 20
 )
 
 // Status is what two peers exchange when they connect.
@@ -46,6 +58,9 @@ type Status struct {
 	Head    common.Hash
 	Number  uint64
 	TD      *big.Int
+	// Light says the peer keeps headers only: it serves no headers or
+	// bodies and is never synced from.
+	Light bool `rlp:"optional"`
 }
 
 // protocolVersion is the sync protocol this peer speaks.
@@ -66,6 +81,40 @@ type HashesRequest struct {
 // stops there.
 type BodiesResponse struct {
 	Bodies []*types.Body
+}
+
+// ReceiptsResponse holds, per requested block in order, its receipts in
+// their consensus encoding; a peer that lacks a block stops there.
+type ReceiptsResponse struct {
+	Receipts [][][]byte
+}
+
+// ProofRequest asks for the Merkle proofs of an account and some of its
+// storage slots in the state after a block.
+type ProofRequest struct {
+	Block   common.Hash
+	Address common.Address
+	Slots   []common.Hash
+}
+
+// ProofResponse holds the proof nodes: the account's, then one list per
+// requested slot.
+type ProofResponse struct {
+	Account [][]byte
+	Storage [][][]byte
+}
+
+// CodeRequest asks for an account's code in the state after a block.
+type CodeRequest struct {
+	Block   common.Hash
+	Address common.Address
+}
+
+// TxLocation says where a transaction is on the peer's canonical chain.
+type TxLocation struct {
+	Found bool
+	Block common.Hash
+	Index uint64
 }
 
 // TxsResponse holds transactions in their binary (EIP-2718) encoding.
@@ -179,4 +228,11 @@ func parsePooled(data []byte) ([]common.Hash, error) {
 		return nil, &errMalformed{what: "pooled hashes", err: fmt.Errorf("%d hashes, at most %d", len(hashes), maxPooledHashes)}
 	}
 	return hashes, nil
+}
+
+// IsMalformed reports whether err is a peer's answer that does not decode
+// or breaks the form of its request: misbehaviour.
+func IsMalformed(err error) bool {
+	var m *errMalformed
+	return errors.As(err, &m)
 }

@@ -21,6 +21,9 @@ type peerState struct {
 	// it served, or a block it relayed that we imported.
 	proven  *big.Int
 	updated time.Time
+	// light marks a light peer: it serves no headers or bodies and is
+	// never synced from.
+	light bool
 }
 
 // record is a peer's standing in sync, kept across reconnections so that a
@@ -80,6 +83,16 @@ func (t *peerTable) claim(p peer.ID, head common.Hash, number uint64, td *big.In
 	st.updated = t.now()
 	st.head, st.number, st.td = head, number, new(big.Int).Set(td)
 	t.record(p)
+}
+
+// claimStatus records a peer's status message.
+func (t *peerTable) claimStatus(p peer.ID, st *Status) {
+	t.claim(p, st.Head, st.Number, st.TD)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if ps := t.peers[p]; ps != nil {
+		ps.light = st.Light
+	}
 }
 
 // prove records work the peer has shown: a block it sent that we hold
@@ -142,7 +155,7 @@ func (t *peerTable) best(ours *big.Int) (peer.ID, peerState, bool) {
 		return st.td.Cmp(top.td) > 0
 	}
 	for p, st := range t.peers {
-		if st.td.Cmp(ours) <= 0 {
+		if st.td.Cmp(ours) <= 0 || st.light {
 			continue
 		}
 		r := t.records[p]
@@ -212,7 +225,7 @@ func (t *peerTable) withAtLeast(number uint64) []peer.ID {
 	defer t.mu.Unlock()
 	var out []peer.ID
 	for p, st := range t.peers {
-		if st.number >= number {
+		if st.number >= number && !st.light {
 			out = append(out, p)
 		}
 	}

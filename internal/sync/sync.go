@@ -48,6 +48,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/lru"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	gparams "github.com/ethereum/go-ethereum/params"
@@ -79,6 +80,11 @@ type Chain interface {
 	NewHeaderVerifier(from common.Hash) (*chain.HeaderVerifier, error)
 	InsertBlock(b *types.Block) (chain.InsertStatus, error)
 	SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription
+	// What the light-serving protocols read.
+	GetReceipts(hash common.Hash, number uint64) types.Receipts
+	GetTransaction(hash common.Hash) (*chain.TxLookup, bool)
+	Prove(h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error)
+	StateAtBlock(h *types.Header) (*state.StateDB, error)
 }
 
 // Pool is what sync needs of the transaction pool.
@@ -237,6 +243,7 @@ func New(cfg Config) (*Syncer, error) {
 		wake:     make(chan struct{}, 1),
 	}
 	s.registerHandlers()
+	s.registerLightHandlers()
 	var err error
 	if s.blocks, err = s.host.JoinTopic(topicBlocks, p2p.TopicOptions{ContentIDs: true}, s.validateBlock, s.onBlock); err != nil {
 		return nil, err
@@ -321,7 +328,7 @@ func (s *Syncer) refreshStatuses(ctx context.Context) {
 			if err != nil || s.checkStatus(st) != nil {
 				return
 			}
-			s.peers.claim(p, st.Head, st.Number, st.TD)
+			s.peers.claimStatus(p, st)
 			if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
 				s.kick()
 			}
@@ -372,7 +379,7 @@ func (s *Syncer) onConnect(p peer.ID) {
 		s.host.Disconnect(p)
 		return
 	}
-	s.peers.claim(p, st.Head, st.Number, st.TD)
+	s.peers.claimStatus(p, st)
 	s.log.Debug("Handshake done", "peer", p, "head", st.Number, "td", st.TD)
 	if st.TD.Cmp(s.chain.CurrentTD()) > 0 {
 		s.kick()
