@@ -126,7 +126,7 @@ func BenchmarkLightHeaderSync(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		dir := b.TempDir()
 		ctx, cancel := context.WithCancel(context.Background())
-		l, err := light.New(ctx, light.Config{DataDir: dir, Genesis: g, Sources: []light.Source{src}, PollInterval: 10 * time.Millisecond})
+		l, err := light.New(ctx, light.Config{DataDir: dir, Genesis: g, Sources: []light.Source{src}, PollInterval: 10 * time.Millisecond, RPCDisabled: true})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -279,7 +279,7 @@ func BenchmarkRPC(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ours, err := rpc.NewServer(rpc.Config{Addr: "127.0.0.1:0"}, rpc.Backend{Chain: c, Pool: pool})
+	ours, err := rpc.NewServer(rpc.Config{Addr: "127.0.0.1:0"}, rpc.Backend{Chain: c, Pool: rpc.LocalPool(pool)})
 	if err != nil {
 		b.Fatal(err)
 	}

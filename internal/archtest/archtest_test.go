@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"internal/p2p":             {"internal/params"},
 	"internal/sync":            {"internal/p2p", "internal/chain", "internal/txpool", "internal/params", "internal/pow", "internal/chaindb"},
 	"internal/rpc":             {"internal/chain", "internal/txpool", "internal/execution", "internal/params", "internal/p2p", "internal/sync"},
-	"internal/light":           {"internal/chain", "internal/chaindb", "internal/params", "internal/sync", "internal/p2p", "internal/rpc", "internal/execution", "internal/pow"},
+	"internal/light":           {"internal/chain", "internal/chaindb", "internal/params", "internal/sync", "internal/p2p", "internal/rpc", "internal/execution", "internal/pow", "internal/txpool"},
 	"internal/wallet":          {"internal/params"},
 	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p"},
 	"internal/node":            {"*"},

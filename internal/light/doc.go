@@ -11,7 +11,13 @@
 // back-off; one that serves an invalid or malformed chain is dropped for a
 // time, with the evidence logged.
 //
+// It serves the full peer's JSON-RPC (package rpc) through a second
+// implementation of the RPC's narrow interfaces: headers from the verified
+// header chain, everything they commit to fetched and checked, and
+// transactions forwarded to the sources.
+//
 // light imports chain (the rules), chaindb (the header store), params,
-// sync (the download algorithm and the P2P protocols) and p2p; it must not
-// import node, miner or txpool.
+// execution (the local EVM's block context), sync (the download algorithm
+// and the P2P protocols), p2p, rpc, and txpool for its event and error
+// types; it must not import node or miner.
 package light

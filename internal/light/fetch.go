@@ -156,10 +156,18 @@ func proofDB(nodes [][]byte) *memorydb.Database {
 // when it does not exist) and the values of slots in its storage, each
 // proven against the header's state root.
 func (f *fetcher) Account(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*types.StateAccount, []common.Hash, error) {
-	var (
-		acct   *types.StateAccount
-		values []common.Hash
-	)
+	p, err := f.Proof(ctx, h, addr, slots)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.Account, p.Values, nil
+}
+
+// Proof returns the proof of addr and slots in the state of a verified
+// header, with what it proves, after checking it against the header's
+// state root.
+func (f *fetcher) Proof(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error) {
+	var out *chain.AccountProof
 	hash := h.Hash()
 	err := f.try(ctx, fmt.Sprintf("account %s at block %d", addr, h.Number), numberOf(h), func(src Source) error {
 		p, err := src.Proof(ctx, hash, addr, slots)
@@ -170,10 +178,10 @@ func (f *fetcher) Account(ctx context.Context, h *types.Header, addr common.Addr
 		if err != nil {
 			return &LieError{Source: src.Name(), What: fmt.Sprintf("account %s at block %d", addr, h.Number), Err: err}
 		}
-		acct, values = a, vs
+		out = &chain.AccountProof{Account: a, AccountNodes: p.Account, Values: vs, StorageNodes: p.Storage}
 		return nil
 	})
-	return acct, values, err
+	return out, err
 }
 
 // verifyProof checks an account proof against root and each storage proof

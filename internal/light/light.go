@@ -10,13 +10,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chaindb"
+	"github.com/peerchain/peerchain/internal/execution"
 	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/rpc"
 	"github.com/peerchain/peerchain/internal/sync"
 )
 
@@ -30,6 +33,10 @@ type Config struct {
 	Providers []string
 	// Sources are further sources (tests, benchmarks).
 	Sources []Source
+	// RPC is the JSON-RPC server: the full peer's methods, every answer
+	// checked. Default 127.0.0.1:8545; RPCDisabled turns it off.
+	RPC         rpc.Config
+	RPCDisabled bool
 	// P2P, if set, runs a libp2p host: the full peers it finds through its
 	// bootnodes and the DHT become sources, and their gossiped blocks bring
 	// new headers at once.
@@ -126,6 +133,7 @@ type Light struct {
 	fetch   *fetcher
 	host    *p2p.Host
 	client  *sync.Client
+	rpc     *rpc.Server
 	closers []func()
 }
 
@@ -173,6 +181,21 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 			return nil, err
 		}
 	}
+	if !cfg.RPCDisabled {
+		rcfg := cfg.RPC
+		rcfg.Logger = cfg.Logger.With("module", "rpc")
+		g := cfg.Genesis
+		backend := rpc.Backend{
+			Chain: &rpcChain{hc: l.hc, genesis: g.Block(), config: g.Config(), proc: execution.NewProcessor(g.Config(), g.Pow.BlockReward)},
+			Data:  rpcData{l.fetch},
+			Pool:  &rpcPool{f: l.fetch, timeout: cfg.SourceTimeout, sent: make(map[common.Hash]sentTx)},
+			Net:   rpcNet{l},
+		}
+		if l.rpc, err = rpc.NewServer(rcfg, backend); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	head := l.hc.CurrentHeader()
 	l.log.Info("Light peer opened", "datadir", cfg.DataDir, "chainid", cfg.Genesis.ChainID(), "head", head.Number, "sources", len(sources))
 	return l, nil
@@ -187,6 +210,11 @@ func (l *Light) Sources() []SourceStatus { return l.sync.sourceStatus() }
 // Run follows the sources until ctx ends, then closes the light peer.
 func (l *Light) Run(ctx context.Context) error {
 	defer l.Close()
+	if l.rpc != nil {
+		if err := l.rpc.Start(); err != nil {
+			return err
+		}
+	}
 	if l.host != nil {
 		if err := l.host.Start(); err != nil {
 			return err
@@ -258,8 +286,33 @@ func (l *Light) onGossip(_ peer.ID, b *types.Block) {
 	}
 }
 
-// Close releases the sources and the header store.
+// RPCAddr is the JSON-RPC listen address once Run has started it.
+func (l *Light) RPCAddr() string {
+	if l.rpc == nil || l.rpc.Addr() == nil {
+		return ""
+	}
+	return l.rpc.Addr().String()
+}
+
+// addPeer dials a full peer (admin_addPeer).
+func (l *Light) addPeer(addr string) error {
+	ai, err := peer.AddrInfoFromString(addr)
+	if err != nil {
+		return fmt.Errorf("peer address %q: want a multiaddr ending in /p2p/<id>: %w", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.cfg.SourceTimeout)
+	defer cancel()
+	return l.host.Connect(ctx, *ai)
+}
+
+// Close releases the RPC, the sources and the header store.
 func (l *Light) Close() {
+	if l.rpc != nil {
+		if err := l.rpc.Close(); err != nil {
+			l.log.Warn("RPC close", "err", err)
+		}
+		l.rpc = nil
+	}
 	for _, c := range l.closers {
 		c()
 	}

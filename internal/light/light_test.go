@@ -44,7 +44,7 @@ func newProvider(t *testing.T, opts ...chaingen.GenesisOptions) *provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := rpc.NewServer(rpc.Config{Addr: "127.0.0.1:0"}, rpc.Backend{Chain: env.Chain, Pool: pool})
+	srv, err := rpc.NewServer(rpc.Config{Addr: "127.0.0.1:0"}, rpc.Backend{Chain: env.Chain, Pool: rpc.LocalPool(pool)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +105,9 @@ func startLight(t *testing.T, cfg Config) *Light {
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 100 * time.Millisecond
 	}
+	if cfg.RPC.Addr == "" {
+		cfg.RPC.Addr = "127.0.0.1:0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l, err := New(ctx, cfg)
 	if err != nil {
@@ -131,7 +134,7 @@ func TestLightFollowsAProviderAndRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(ctx, Config{DataDir: dir, Genesis: g, Providers: []string{p.url}, PollInterval: 100 * time.Millisecond})
+	l, err := New(ctx, Config{DataDir: dir, Genesis: g, Providers: []string{p.url}, PollInterval: 100 * time.Millisecond, RPCDisabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func TestLightFollowsAProviderAndRestarts(t *testing.T) {
 	cancel()
 	<-done
 	// A restart does not resync: the head is there at once.
-	l2, err := New(context.Background(), Config{DataDir: dir, Genesis: g, Providers: []string{p.url}})
+	l2, err := New(context.Background(), Config{DataDir: dir, Genesis: g, Providers: []string{p.url}, RPCDisabled: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestLightFollowsAProviderAndRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), Config{DataDir: dir, Genesis: other, Providers: []string{p.url}}); err == nil || !strings.Contains(err.Error(), "use another --datadir") {
+	if _, err := New(context.Background(), Config{DataDir: dir, Genesis: other, Providers: []string{p.url}, RPCDisabled: true}); err == nil || !strings.Contains(err.Error(), "use another --datadir") {
 		t.Fatalf("a data dir of another chain: %v", err)
 	}
 }

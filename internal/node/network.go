@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/rpc"
 	"github.com/peerchain/peerchain/internal/sync"
@@ -155,3 +156,6 @@ func (w network) BlockPeers(ids []string) error {
 }
 
 func (w network) UnblockPeers() { w.host.Unblock() }
+
+// The chain serves the RPC's reads directly.
+var _ rpc.FullChain = (*chain.Chain)(nil)

@@ -228,7 +228,7 @@ func (n *Node) open() error {
 			return err
 		}
 		n.rpc, err = rpc.NewServer(rcfg, rpc.Backend{
-			Chain: n.chain, Pool: n.pool, Miner: minerInfo, Net: netInfo, Accounts: cfg.Accounts,
+			Chain: n.chain, Pool: rpc.LocalPool(n.pool), Miner: minerInfo, Net: netInfo, Accounts: cfg.Accounts,
 			AllowUnprotectedTxs: cfg.AllowUnprotectedTxs,
 		})
 		if err != nil {

@@ -48,10 +48,16 @@ func (api *ethAPI) toTransaction(ctx context.Context, args CallArgs) (*types.Tra
 	if err := args.check(api.config.ChainID); err != nil {
 		return nil, err
 	}
-	head := api.b.Chain.CurrentBlock().Header()
-	nonce := api.b.Pool.PendingNonce(*args.From)
+	head := api.b.Chain.CurrentHeader()
+	var nonce uint64
 	if args.Nonce != nil {
 		nonce = uint64(*args.Nonce)
+	} else {
+		n, err := api.b.Pool.PendingNonce(ctx, *args.From)
+		if err != nil {
+			return nil, err
+		}
+		nonce = n
 	}
 	value := new(big.Int)
 	if args.Value != nil {
@@ -61,11 +67,14 @@ func (api *ethAPI) toTransaction(ctx context.Context, args CallArgs) (*types.Tra
 	if args.Gas != nil {
 		gas = uint64(*args.Gas)
 	} else {
-		st, err := api.b.Chain.StateAt(head.Root)
+		st, check, err := api.b.Data.State(ctx, head)
 		if err != nil {
 			return nil, err
 		}
 		if gas, err = api.estimateGas(ctx, args, st, head); err != nil {
+			return nil, err
+		}
+		if err := check(); err != nil {
 			return nil, err
 		}
 	}
@@ -80,9 +89,15 @@ func (api *ethAPI) toTransaction(ctx context.Context, args CallArgs) (*types.Tra
 		}
 		return types.NewTx(&types.LegacyTx{Nonce: nonce, GasPrice: args.GasPrice.ToInt(), Gas: gas, To: args.To, Value: value, Data: args.data()}), nil
 	}
-	tip := api.tips.suggest(api.b.Chain)
+	var tip *big.Int
 	if args.MaxPriorityFeePerGas != nil {
 		tip = args.MaxPriorityFeePerGas.ToInt()
+	} else {
+		t, err := api.tips.suggest(ctx, api.b)
+		if err != nil {
+			return nil, err
+		}
+		tip = t
 	}
 	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(eip1559.CalcBaseFee(api.config, head), big.NewInt(2)))
 	if args.MaxFeePerGas != nil {
@@ -114,7 +129,7 @@ func (s *signerAPI) SendTransaction(ctx context.Context, args CallArgs) (common.
 	if err != nil {
 		return common.Hash{}, err
 	}
-	if err := api.b.Pool.Add([]*types.Transaction{signed})[0]; err != nil {
+	if err := api.b.Pool.Add(ctx, []*types.Transaction{signed})[0]; err != nil {
 		return common.Hash{}, err
 	}
 	return signed.Hash(), nil

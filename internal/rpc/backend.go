@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"math/big"
 
@@ -16,39 +17,127 @@ import (
 	"github.com/peerchain/peerchain/internal/txpool"
 )
 
-// Chain is what the API reads of the chain.
+// Chain is what the API reads of the chain's headers: every peer holds
+// them (a light peer has verified them itself), so these reads are local
+// and cannot fail. What the headers commit to comes through Data.
 type Chain interface {
-	CurrentBlock() *types.Block
+	CurrentHeader() *types.Header
 	Genesis() *types.Block
-	SafeBlock() *types.Block
-	FinalizedBlock() *types.Block
-	GetBlockByNumber(number uint64) *types.Block
-	GetBlockByHash(hash common.Hash) *types.Block
 	GetHeader(hash common.Hash, number uint64) *types.Header
 	GetHeaderByHash(hash common.Hash) *types.Header
 	GetHeaderByNumber(number uint64) *types.Header
-	GetReceipts(hash common.Hash, number uint64) types.Receipts
-	GetTransaction(hash common.Hash) (*chain.TxLookup, bool)
 	GetTD(hash common.Hash, number uint64) *big.Int
 	IsCanonical(h *types.Header) bool
-	StateAt(root common.Hash) (*state.StateDB, error)
-	// StateAtBlock and TriesAtBlock serve the state after a block for
-	// queries and for proofs, within ProofWindow blocks of the head when
-	// that is not 0 (see chain.Config.ProofWindow).
-	StateAtBlock(h *types.Header) (*state.StateDB, error)
-	TriesAtBlock(h *types.Header) (chain.StateTries, error)
-	ProofWindow() uint64
 	Config() *gparams.ChainConfig
 	Processor() *execution.Processor
+	// SubscribeHeads delivers head changes. A light peer's events carry
+	// blocks with headers only; their bodies come through Data.
 	SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription
 }
 
-// Pool is what the API needs of the transaction pool.
+// Data is where the API gets what a header commits to: a block's body and
+// receipts, a transaction's place, the state after a block and its
+// proofs. A full peer reads its own database; a light peer asks its
+// sources and checks every answer against its verified headers, so each
+// read takes a context and may fail. (nil, nil) means "does not exist".
+type Data interface {
+	// Block returns the block of h (header and body).
+	Block(ctx context.Context, h *types.Header) (*types.Block, error)
+	// Receipts returns the receipts of b with every field derived.
+	Receipts(ctx context.Context, b *types.Block) (types.Receipts, error)
+	// Transaction finds a transaction on the canonical chain.
+	Transaction(ctx context.Context, hash common.Hash) (*chain.TxLookup, error)
+	// State returns a private state after block h for queries, and a check
+	// to call after reading it: a light peer's reads are fetched on demand
+	// and a failed one must fail the answer.
+	State(ctx context.Context, h *types.Header) (*state.StateDB, func() error, error)
+	// Proof proves an account and storage slots in the state after h.
+	Proof(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error)
+	// ProofWindow is how many recent blocks' states are served (0: the
+	// last 128), for error messages.
+	ProofWindow() uint64
+}
+
+// FullChain is a full peer's chain: headers, and all the data in its own
+// database.
+type FullChain interface {
+	Chain
+	GetBlock(hash common.Hash, number uint64) *types.Block
+	GetReceipts(hash common.Hash, number uint64) types.Receipts
+	GetTransaction(hash common.Hash) (*chain.TxLookup, bool)
+	StateAtBlock(h *types.Header) (*state.StateDB, error)
+	Prove(h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error)
+	ProofWindow() uint64
+}
+
+// LocalData is Data over a full peer's own chain.
+func LocalData(c FullChain) Data { return localData{c} }
+
+type localData struct{ c FullChain }
+
+func (d localData) Block(_ context.Context, h *types.Header) (*types.Block, error) {
+	return d.c.GetBlock(h.Hash(), h.Number.Uint64()), nil
+}
+
+func (d localData) Receipts(_ context.Context, b *types.Block) (types.Receipts, error) {
+	return d.c.GetReceipts(b.Hash(), b.NumberU64()), nil
+}
+
+func (d localData) Transaction(_ context.Context, hash common.Hash) (*chain.TxLookup, error) {
+	l, ok := d.c.GetTransaction(hash)
+	if !ok {
+		return nil, nil
+	}
+	return l, nil
+}
+
+func (d localData) State(_ context.Context, h *types.Header) (*state.StateDB, func() error, error) {
+	st, err := d.c.StateAtBlock(h)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, st.Error, nil
+}
+
+func (d localData) Proof(_ context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error) {
+	return d.c.Prove(h, addr, slots)
+}
+
+func (d localData) ProofWindow() uint64 { return d.c.ProofWindow() }
+
+// Pool is where the API sends transactions and asks about pending ones.
+// A full peer's is its transaction pool (LocalPool); a light peer's
+// forwards to its sources, so sending and the pending nonce may fail.
 type Pool interface {
+	// Add submits transactions; one error (or nil) per transaction.
+	Add(ctx context.Context, txs []*types.Transaction) []error
+	// Get returns a pending transaction, or nil.
+	Get(hash common.Hash) *types.Transaction
+	// PendingNonce is the nonce an account's next transaction should use.
+	PendingNonce(ctx context.Context, addr common.Address) (uint64, error)
+	SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription
+}
+
+// TxPool is a full peer's transaction pool.
+type TxPool interface {
 	Add(txs []*types.Transaction) []error
 	Get(hash common.Hash) *types.Transaction
 	PendingNonce(addr common.Address) uint64
 	SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription
+}
+
+// LocalPool is Pool over a full peer's own transaction pool.
+func LocalPool(p TxPool) Pool { return localPool{p} }
+
+type localPool struct{ p TxPool }
+
+func (l localPool) Add(_ context.Context, txs []*types.Transaction) []error { return l.p.Add(txs) }
+func (l localPool) Get(hash common.Hash) *types.Transaction                 { return l.p.Get(hash) }
+func (l localPool) PendingNonce(_ context.Context, addr common.Address) (uint64, error) {
+	return l.p.PendingNonce(addr), nil
+}
+func (l localPool) SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription {
+	return l.p.SubscribeNewTxs(ch)
 }
 
 // Miner reports mining status; optional.
@@ -113,8 +202,11 @@ type SyncStatus struct {
 
 // Backend is everything the API reads.
 type Backend struct {
-	Chain    Chain // required
-	Pool     Pool  // required
+	Chain Chain // required
+	// Data serves what the headers commit to. Default: LocalData(Chain),
+	// which needs Chain to be a FullChain.
+	Data     Data
+	Pool     Pool // required
 	Miner    Miner
 	Net      Network
 	Accounts Accounts
@@ -126,6 +218,13 @@ type Backend struct {
 func (b *Backend) validate() error {
 	if b.Chain == nil {
 		return errors.New("rpc backend: Chain is required")
+	}
+	if b.Data == nil {
+		fc, ok := b.Chain.(FullChain)
+		if !ok {
+			return errors.New("rpc backend: Data is required when Chain is not a full chain")
+		}
+		b.Data = LocalData(fc)
 	}
 	if b.Pool == nil {
 		return errors.New("rpc backend: Pool is required")

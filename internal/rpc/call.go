@@ -326,32 +326,41 @@ type tipOracle struct {
 	at   time.Time
 }
 
-func (o *tipOracle) suggest(c Chain) *big.Int {
-	head := c.CurrentBlock()
+func (o *tipOracle) suggest(ctx context.Context, b Backend) (*big.Int, error) {
+	head := b.Chain.CurrentHeader()
+	hash := head.Hash()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.tip != nil && o.head == head.Hash() {
-		return o.tip
+	if o.tip != nil && o.head == hash {
+		return o.tip, nil
 	}
 	var tips []*big.Int
-	for b, i := head, 0; b != nil && i < tipOracleBlocks; i++ {
-		for _, tx := range b.Transactions() {
-			if t := tx.EffectiveGasTipValue(b.BaseFee()); t.Sign() > 0 {
-				tips = append(tips, t)
+	for h, i := head, 0; h != nil && i < tipOracleBlocks; i++ {
+		if h.TxHash != types.EmptyTxsHash {
+			blk, err := b.Data.Block(ctx, h)
+			if err != nil {
+				return nil, fmt.Errorf("suggest a tip: %w", err)
+			}
+			if blk != nil {
+				for _, tx := range blk.Transactions() {
+					if t := tx.EffectiveGasTipValue(blk.BaseFee()); t.Sign() > 0 {
+						tips = append(tips, t)
+					}
+				}
 			}
 		}
-		if b.NumberU64() == 0 {
+		if h.Number.Sign() == 0 {
 			break
 		}
-		b = c.GetBlockByHash(b.ParentHash())
+		h = b.Chain.GetHeader(h.ParentHash, h.Number.Uint64()-1)
 	}
 	tip := new(big.Int).Set(defaultTip)
 	if len(tips) > 0 {
 		slices.SortFunc(tips, func(a, b *big.Int) int { return a.Cmp(b) })
 		tip = tips[(len(tips)-1)*tipOraclePercentile/100]
 	}
-	o.head, o.tip, o.at = head.Hash(), tip, time.Now()
-	return tip
+	o.head, o.tip, o.at = hash, tip, time.Now()
+	return tip, nil
 }
 
 func cryptoKeccak(b []byte) []byte { return crypto.Keccak256(b) }

@@ -55,8 +55,8 @@ type ethService struct{ *ethAPI }
 
 // GetProof is eth_getProof (proof.go) in a proof slot.
 func (s ethService) GetProof(ctx context.Context, addr common.Address, keys []string, bnh gethrpc.BlockNumberOrHash) (*accountProof, error) {
-	return inSlot(ctx, s.ethAPI, s.proofs, "eth_getProof", func(context.Context) (*accountProof, error) {
-		return s.ethAPI.GetProof(addr, keys, bnh)
+	return inSlot(ctx, s.ethAPI, s.proofs, "eth_getProof", func(ctx context.Context) (*accountProof, error) {
+		return s.ethAPI.GetProof(ctx, addr, keys, bnh)
 	})
 }
 
@@ -65,7 +65,7 @@ func (api *ethAPI) ChainId() *hexutil.Big { return (*hexutil.Big)(api.config.Cha
 
 // BlockNumber is eth_blockNumber.
 func (api *ethAPI) BlockNumber() hexutil.Uint64 {
-	return hexutil.Uint64(api.b.Chain.CurrentBlock().NumberU64())
+	return hexutil.Uint64(api.b.Chain.CurrentHeader().Number.Uint64())
 }
 
 // Syncing is eth_syncing: false, or the progress of the running sync with
@@ -116,107 +116,151 @@ func (api *ethAPI) Coinbase() (common.Address, error) {
 	return api.b.Miner.Coinbase(), nil
 }
 
-// resolveNumber maps a block tag to a canonical block, or nil for a
-// number above the head.
-func (api *ethAPI) blockByNumber(n gethrpc.BlockNumber) *types.Block {
+// headerByNumber maps a block tag or number to a canonical header, or nil
+// for a number above the head. safe and finalized are fixed depths below
+// the head (params.SafeDepth, params.FinalizedDepth).
+func (api *ethAPI) headerByNumber(n gethrpc.BlockNumber) *types.Header {
 	c := api.b.Chain
+	head := c.CurrentHeader()
+	below := func(depth uint64) *types.Header {
+		if head.Number.Uint64() < depth {
+			return c.Genesis().Header()
+		}
+		return c.GetHeaderByNumber(head.Number.Uint64() - depth)
+	}
 	switch n {
 	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
-		return c.CurrentBlock()
+		return head
 	case gethrpc.SafeBlockNumber:
-		return c.SafeBlock()
+		return below(params.SafeDepth)
 	case gethrpc.FinalizedBlockNumber:
-		return c.FinalizedBlock()
+		return below(params.FinalizedDepth)
 	case gethrpc.EarliestBlockNumber:
-		return c.Genesis()
+		return c.Genesis().Header()
 	}
 	if n < 0 {
 		return nil
 	}
-	return c.GetBlockByNumber(uint64(n))
+	return c.GetHeaderByNumber(uint64(n))
 }
 
-// block resolves a block number or hash; nil (no error) when unknown.
-func (api *ethAPI) block(bnh gethrpc.BlockNumberOrHash) (*types.Block, error) {
+// header resolves a block number or hash to a header; nil (no error) when
+// unknown.
+func (api *ethAPI) header(bnh gethrpc.BlockNumberOrHash) (*types.Header, error) {
 	if n, ok := bnh.Number(); ok {
-		return api.blockByNumber(n), nil
+		return api.headerByNumber(n), nil
 	}
 	if h, ok := bnh.Hash(); ok {
-		b := api.b.Chain.GetBlockByHash(h)
-		if b != nil && bnh.RequireCanonical && !api.b.Chain.IsCanonical(b.Header()) {
+		hd := api.b.Chain.GetHeaderByHash(h)
+		if hd != nil && bnh.RequireCanonical && !api.b.Chain.IsCanonical(hd) {
 			return nil, errNotCanonical
 		}
-		return b, nil
+		return hd, nil
 	}
 	return nil, errBlockHashOrNum
 }
 
-// stateAt resolves a block for a state query: an unknown block is an error.
-func (api *ethAPI) stateAt(bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, *types.Header, error) {
-	if bnh == nil {
-		bnh = &latest
+// blockOf returns the block of a header, nil for a nil header.
+func (api *ethAPI) blockOf(ctx context.Context, h *types.Header) (*types.Block, error) {
+	if h == nil {
+		return nil, nil
 	}
-	b, err := api.block(*bnh)
-	if err != nil {
-		return nil, nil, err
-	}
-	if b == nil {
-		return nil, nil, errHeaderNotFound
-	}
-	st, err := api.b.Chain.StateAtBlock(b.Header())
-	if err != nil {
-		return nil, nil, api.stateError(b.NumberU64(), err)
-	}
-	return st, b.Header(), nil
+	return api.b.Data.Block(ctx, h)
 }
 
-// GetBalance is eth_getBalance.
-func (api *ethAPI) GetBalance(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Big, error) {
-	st, _, err := api.stateAt(bnh)
+// blockByNumber resolves a block tag or number to its block.
+func (api *ethAPI) blockByNumber(ctx context.Context, n gethrpc.BlockNumber) (*types.Block, error) {
+	return api.blockOf(ctx, api.headerByNumber(n))
+}
+
+// blockByHash returns the block with hash, nil when unknown.
+func (api *ethAPI) blockByHash(ctx context.Context, hash common.Hash) (*types.Block, error) {
+	return api.blockOf(ctx, api.b.Chain.GetHeaderByHash(hash))
+}
+
+// block resolves a block number or hash; nil (no error) when unknown.
+func (api *ethAPI) block(ctx context.Context, bnh gethrpc.BlockNumberOrHash) (*types.Block, error) {
+	h, err := api.header(bnh)
 	if err != nil {
 		return nil, err
 	}
-	return (*hexutil.Big)(st.GetBalance(addr).ToBig()), nil
+	return api.blockOf(ctx, h)
+}
+
+// stateAt resolves a block for a state query (an unknown block is an
+// error) and returns its state with the check to call after reading it.
+func (api *ethAPI) stateAt(ctx context.Context, bnh *gethrpc.BlockNumberOrHash) (*state.StateDB, *types.Header, func() error, error) {
+	if bnh == nil {
+		bnh = &latest
+	}
+	h, err := api.header(*bnh)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if h == nil {
+		return nil, nil, nil, errHeaderNotFound
+	}
+	st, check, err := api.b.Data.State(ctx, h)
+	if err != nil {
+		return nil, nil, nil, api.stateError(h.Number.Uint64(), err)
+	}
+	return st, h, check, nil
+}
+
+// readState runs read on the state of a block and fails when any of its
+// reads failed (a light peer's reads are fetched and proven on demand; a
+// full peer's fail only when the state went away underneath).
+func readState[T any](ctx context.Context, api *ethAPI, bnh *gethrpc.BlockNumberOrHash, read func(st *state.StateDB) T) (T, error) {
+	var zero T
+	st, h, check, err := api.stateAt(ctx, bnh)
+	if err != nil {
+		return zero, err
+	}
+	v := read(st)
+	if err := check(); err != nil {
+		return zero, api.stateError(h.Number.Uint64(), err)
+	}
+	return v, nil
+}
+
+// GetBalance is eth_getBalance.
+func (api *ethAPI) GetBalance(ctx context.Context, addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Big, error) {
+	return readState(ctx, api, bnh, func(st *state.StateDB) *hexutil.Big { return (*hexutil.Big)(st.GetBalance(addr).ToBig()) })
 }
 
 // GetTransactionCount is eth_getTransactionCount; "pending" counts the
 // pool's executable transactions.
-func (api *ethAPI) GetTransactionCount(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
+func (api *ethAPI) GetTransactionCount(ctx context.Context, addr common.Address, bnh *gethrpc.BlockNumberOrHash) (*hexutil.Uint64, error) {
 	if bnh != nil {
 		if n, ok := bnh.Number(); ok && n == gethrpc.PendingBlockNumber {
-			nonce := api.b.Pool.PendingNonce(addr)
+			nonce, err := api.b.Pool.PendingNonce(ctx, addr)
+			if err != nil {
+				return nil, err
+			}
 			return (*hexutil.Uint64)(&nonce), nil
 		}
 	}
-	st, _, err := api.stateAt(bnh)
-	if err != nil {
-		return nil, err
-	}
-	nonce := st.GetNonce(addr)
-	return (*hexutil.Uint64)(&nonce), nil
+	return readState(ctx, api, bnh, func(st *state.StateDB) *hexutil.Uint64 {
+		nonce := st.GetNonce(addr)
+		return (*hexutil.Uint64)(&nonce)
+	})
 }
 
 // GetCode is eth_getCode.
-func (api *ethAPI) GetCode(addr common.Address, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
-	st, _, err := api.stateAt(bnh)
-	if err != nil {
-		return nil, err
-	}
-	return st.GetCode(addr), nil
+func (api *ethAPI) GetCode(ctx context.Context, addr common.Address, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+	return readState(ctx, api, bnh, func(st *state.StateDB) hexutil.Bytes { return st.GetCode(addr) })
 }
 
 // GetStorageAt is eth_getStorageAt.
-func (api *ethAPI) GetStorageAt(addr common.Address, slot string, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
+func (api *ethAPI) GetStorageAt(ctx context.Context, addr common.Address, slot string, bnh *gethrpc.BlockNumberOrHash) (hexutil.Bytes, error) {
 	key, err := decodeSlot(slot)
 	if err != nil {
 		return nil, err
 	}
-	st, _, err := api.stateAt(bnh)
-	if err != nil {
-		return nil, err
-	}
-	v := st.GetState(addr, key)
-	return v[:], nil
+	return readState(ctx, api, bnh, func(st *state.StateDB) hexutil.Bytes {
+		v := st.GetState(addr, key)
+		return v[:]
+	})
 }
 
 // decodeSlot accepts a storage slot of up to 32 bytes as hex.
@@ -237,44 +281,44 @@ func decodeSlot(s string) (common.Hash, error) {
 }
 
 // GetBlockByNumber is eth_getBlockByNumber.
-func (api *ethAPI) GetBlockByNumber(n gethrpc.BlockNumber, fullTx bool) (map[string]any, error) {
-	b := api.blockByNumber(n)
-	if b == nil {
-		return nil, nil
+func (api *ethAPI) GetBlockByNumber(ctx context.Context, n gethrpc.BlockNumber, fullTx bool) (map[string]any, error) {
+	b, err := api.blockByNumber(ctx, n)
+	if err != nil || b == nil {
+		return nil, err
 	}
 	return marshalBlock(b, api.b.Chain.GetTD(b.Hash(), b.NumberU64()), fullTx, api.config), nil
 }
 
 // GetBlockByHash is eth_getBlockByHash.
-func (api *ethAPI) GetBlockByHash(hash common.Hash, fullTx bool) (map[string]any, error) {
-	b := api.b.Chain.GetBlockByHash(hash)
-	if b == nil {
-		return nil, nil
+func (api *ethAPI) GetBlockByHash(ctx context.Context, hash common.Hash, fullTx bool) (map[string]any, error) {
+	b, err := api.blockByHash(ctx, hash)
+	if err != nil || b == nil {
+		return nil, err
 	}
 	return marshalBlock(b, api.b.Chain.GetTD(b.Hash(), b.NumberU64()), fullTx, api.config), nil
 }
 
-// GetBlockTransactionCountByNumber is eth_getBlockTransactionCountByNumber.
-func (api *ethAPI) GetBlockTransactionCountByNumber(n gethrpc.BlockNumber) *hexutil.Uint {
-	if b := api.blockByNumber(n); b != nil {
-		c := hexutil.Uint(len(b.Transactions()))
-		return &c
+func txCount(b *types.Block, err error) (*hexutil.Uint, error) {
+	if err != nil || b == nil {
+		return nil, err
 	}
-	return nil
+	c := hexutil.Uint(len(b.Transactions()))
+	return &c, nil
+}
+
+// GetBlockTransactionCountByNumber is eth_getBlockTransactionCountByNumber.
+func (api *ethAPI) GetBlockTransactionCountByNumber(ctx context.Context, n gethrpc.BlockNumber) (*hexutil.Uint, error) {
+	return txCount(api.blockByNumber(ctx, n))
 }
 
 // GetBlockTransactionCountByHash is eth_getBlockTransactionCountByHash.
-func (api *ethAPI) GetBlockTransactionCountByHash(hash common.Hash) *hexutil.Uint {
-	if b := api.b.Chain.GetBlockByHash(hash); b != nil {
-		c := hexutil.Uint(len(b.Transactions()))
-		return &c
-	}
-	return nil
+func (api *ethAPI) GetBlockTransactionCountByHash(ctx context.Context, hash common.Hash) (*hexutil.Uint, error) {
+	return txCount(api.blockByHash(ctx, hash))
 }
 
 // GetUncleCountByBlockNumber is eth_getUncleCountByBlockNumber: always 0.
 func (api *ethAPI) GetUncleCountByBlockNumber(n gethrpc.BlockNumber) *hexutil.Uint {
-	if api.blockByNumber(n) == nil {
+	if api.headerByNumber(n) == nil {
 		return nil
 	}
 	zero := hexutil.Uint(0)
@@ -282,8 +326,12 @@ func (api *ethAPI) GetUncleCountByBlockNumber(n gethrpc.BlockNumber) *hexutil.Ui
 }
 
 // GetTransactionByHash is eth_getTransactionByHash: mined or pending.
-func (api *ethAPI) GetTransactionByHash(hash common.Hash) (*rpcTransaction, error) {
-	if l, ok := api.b.Chain.GetTransaction(hash); ok {
+func (api *ethAPI) GetTransactionByHash(ctx context.Context, hash common.Hash) (*rpcTransaction, error) {
+	l, err := api.b.Data.Transaction(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
 		h := api.b.Chain.GetHeader(l.BlockHash, l.Number)
 		if h == nil {
 			return nil, nil
@@ -297,13 +345,21 @@ func (api *ethAPI) GetTransactionByHash(hash common.Hash) (*rpcTransaction, erro
 }
 
 // GetTransactionByBlockNumberAndIndex is eth_getTransactionByBlockNumberAndIndex.
-func (api *ethAPI) GetTransactionByBlockNumberAndIndex(n gethrpc.BlockNumber, index hexutil.Uint) *rpcTransaction {
-	return api.txAt(api.blockByNumber(n), uint64(index))
+func (api *ethAPI) GetTransactionByBlockNumberAndIndex(ctx context.Context, n gethrpc.BlockNumber, index hexutil.Uint) (*rpcTransaction, error) {
+	b, err := api.blockByNumber(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return api.txAt(b, uint64(index)), nil
 }
 
 // GetTransactionByBlockHashAndIndex is eth_getTransactionByBlockHashAndIndex.
-func (api *ethAPI) GetTransactionByBlockHashAndIndex(hash common.Hash, index hexutil.Uint) *rpcTransaction {
-	return api.txAt(api.b.Chain.GetBlockByHash(hash), uint64(index))
+func (api *ethAPI) GetTransactionByBlockHashAndIndex(ctx context.Context, hash common.Hash, index hexutil.Uint) (*rpcTransaction, error) {
+	b, err := api.blockByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	return api.txAt(b, uint64(index)), nil
 }
 
 func (api *ethAPI) txAt(b *types.Block, index uint64) *rpcTransaction {
@@ -314,9 +370,13 @@ func (api *ethAPI) txAt(b *types.Block, index uint64) *rpcTransaction {
 }
 
 // GetRawTransactionByHash is eth_getRawTransactionByHash.
-func (api *ethAPI) GetRawTransactionByHash(hash common.Hash) (hexutil.Bytes, error) {
+func (api *ethAPI) GetRawTransactionByHash(ctx context.Context, hash common.Hash) (hexutil.Bytes, error) {
 	tx := api.b.Pool.Get(hash)
-	if l, ok := api.b.Chain.GetTransaction(hash); ok {
+	l, err := api.b.Data.Transaction(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
 		tx = l.Tx
 	}
 	if tx == nil {
@@ -326,12 +386,19 @@ func (api *ethAPI) GetRawTransactionByHash(hash common.Hash) (hexutil.Bytes, err
 }
 
 // GetTransactionReceipt is eth_getTransactionReceipt.
-func (api *ethAPI) GetTransactionReceipt(hash common.Hash) (map[string]any, error) {
-	l, ok := api.b.Chain.GetTransaction(hash)
-	if !ok {
-		return nil, nil
+func (api *ethAPI) GetTransactionReceipt(ctx context.Context, hash common.Hash) (map[string]any, error) {
+	l, err := api.b.Data.Transaction(ctx, hash)
+	if err != nil || l == nil {
+		return nil, err
 	}
-	receipts := api.b.Chain.GetReceipts(l.BlockHash, l.Number)
+	b, err := api.blockByHash(ctx, l.BlockHash)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	receipts, err := api.b.Data.Receipts(ctx, b)
+	if err != nil {
+		return nil, err
+	}
 	if l.Index >= uint64(len(receipts)) {
 		return nil, nil
 	}
@@ -339,12 +406,15 @@ func (api *ethAPI) GetTransactionReceipt(hash common.Hash) (map[string]any, erro
 }
 
 // GetBlockReceipts is eth_getBlockReceipts.
-func (api *ethAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string]any, error) {
-	b, err := api.block(bnh)
+func (api *ethAPI) GetBlockReceipts(ctx context.Context, bnh gethrpc.BlockNumberOrHash) ([]map[string]any, error) {
+	b, err := api.block(ctx, bnh)
 	if err != nil || b == nil {
 		return nil, err
 	}
-	receipts := api.b.Chain.GetReceipts(b.Hash(), b.NumberU64())
+	receipts, err := api.b.Data.Receipts(ctx, b)
+	if err != nil {
+		return nil, err
+	}
 	txs := b.Transactions()
 	if len(receipts) != len(txs) {
 		return nil, fmt.Errorf("receipts of block %d unavailable", b.NumberU64())
@@ -358,7 +428,7 @@ func (api *ethAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string
 
 // SendRawTransaction is eth_sendRawTransaction. The transaction is
 // journaled durably before its hash is returned.
-func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) {
+func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	tx := new(types.Transaction)
 	if err := tx.UnmarshalBinary(input); err != nil {
 		return common.Hash{}, fmt.Errorf("decode raw transaction: %w", err)
@@ -372,7 +442,7 @@ func (api *ethAPI) SendRawTransaction(input hexutil.Bytes) (common.Hash, error) 
 	if err := api.senderLimit(tx); err != nil {
 		return common.Hash{}, err
 	}
-	if err := api.b.Pool.Add([]*types.Transaction{tx})[0]; err != nil {
+	if err := api.b.Pool.Add(ctx, []*types.Transaction{tx})[0]; err != nil {
 		return common.Hash{}, err
 	}
 	api.cfg.Logger.Debug("Transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
@@ -416,24 +486,32 @@ func (api *ethAPI) senderLimit(tx *types.Transaction) error {
 }
 
 // GasPrice is eth_gasPrice: a suggested tip plus the head's base fee.
-func (api *ethAPI) GasPrice() *hexutil.Big {
-	head := api.b.Chain.CurrentBlock()
-	p := new(big.Int).Set(api.tips.suggest(api.b.Chain))
-	if head.BaseFee() != nil {
-		p.Add(p, head.BaseFee())
+func (api *ethAPI) GasPrice(ctx context.Context) (*hexutil.Big, error) {
+	head := api.b.Chain.CurrentHeader()
+	tip, err := api.tips.suggest(ctx, api.b)
+	if err != nil {
+		return nil, err
 	}
-	return (*hexutil.Big)(p)
+	p := new(big.Int).Set(tip)
+	if head.BaseFee != nil {
+		p.Add(p, head.BaseFee)
+	}
+	return (*hexutil.Big)(p), nil
 }
 
 // MaxPriorityFeePerGas is eth_maxPriorityFeePerGas.
-func (api *ethAPI) MaxPriorityFeePerGas() *hexutil.Big {
-	return (*hexutil.Big)(new(big.Int).Set(api.tips.suggest(api.b.Chain)))
+func (api *ethAPI) MaxPriorityFeePerGas(ctx context.Context) (*hexutil.Big, error) {
+	tip, err := api.tips.suggest(ctx, api.b)
+	if err != nil {
+		return nil, err
+	}
+	return (*hexutil.Big)(new(big.Int).Set(tip)), nil
 }
 
 // Call is eth_call.
 func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Bytes, error) {
 	return heavy(ctx, api, "eth_call", func(ctx context.Context) (hexutil.Bytes, error) {
-		st, header, err := api.stateAt(bnh)
+		st, header, check, err := api.stateAt(ctx, bnh)
 		if err != nil {
 			return nil, err
 		}
@@ -441,6 +519,9 @@ func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNu
 			return nil, err
 		}
 		res, err := api.doCall(ctx, args, st, header, false)
+		if cerr := check(); cerr != nil {
+			return nil, api.stateError(header.Number.Uint64(), cerr)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -454,7 +535,7 @@ func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNu
 // EstimateGas is eth_estimateGas.
 func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Uint64, error) {
 	return heavy(ctx, api, "eth_estimateGas", func(ctx context.Context) (hexutil.Uint64, error) {
-		st, header, err := api.stateAt(bnh)
+		st, header, check, err := api.stateAt(ctx, bnh)
 		if err != nil {
 			return 0, err
 		}
@@ -462,6 +543,9 @@ func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.
 			return 0, err
 		}
 		gas, err := api.estimateGas(ctx, args, st, header)
+		if cerr := check(); cerr != nil {
+			return 0, api.stateError(header.Number.Uint64(), cerr)
+		}
 		return hexutil.Uint64(gas), err
 	})
 }

@@ -352,8 +352,18 @@ func (e *events) matchBlock(b *types.Block, removed bool, targets []*logTarget) 
 	if len(candidates) == 0 {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.RequestTimeout)
+	defer cancel()
+	receipts, err := e.api.b.Data.Receipts(ctx, b)
+	if err != nil {
+		// The logs cannot be read (a light peer's sources failed): drop the
+		// log filters and subscriptions rather than let them miss logs.
+		e.log.Warn("Logs of a new block unavailable; dropping log filters and subscriptions", "number", b.NumberU64(), "err", err)
+		e.dropKinds(1 << kindLogs)
+		return
+	}
 	var logs []*types.Log
-	for _, r := range e.api.b.Chain.GetReceipts(b.Hash(), b.NumberU64()) {
+	for _, r := range receipts {
 		for _, l := range r.Logs {
 			if removed {
 				cp := *l

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -38,7 +39,7 @@ type feeHistoryResult struct {
 // FeeHistory is eth_feeHistory: base fees (and the next block's), gas used
 // ratios and, per requested percentile, the priority fee paid at that
 // percentile of each block's gas.
-func (api *ethAPI) FeeHistory(count math.HexOrDecimal64, last gethrpc.BlockNumber, percentiles []float64) (*feeHistoryResult, error) {
+func (api *ethAPI) FeeHistory(ctx context.Context, count math.HexOrDecimal64, last gethrpc.BlockNumber, percentiles []float64) (*feeHistoryResult, error) {
 	if count < 1 {
 		return &feeHistoryResult{OldestBlock: (*hexutil.Big)(new(big.Int)), GasUsedRatio: []float64{}}, nil
 	}
@@ -56,27 +57,31 @@ func (api *ethAPI) FeeHistory(count math.HexOrDecimal64, last gethrpc.BlockNumbe
 			return nil, fmt.Errorf("%w: #%d:%f >= #%d:%f (must be ascending)", errInvalidPercentile, i-1, percentiles[i-1], i, p)
 		}
 	}
-	newest := api.blockByNumber(last)
+	newest := api.headerByNumber(last)
 	if newest == nil {
 		return nil, errHeaderNotFound
 	}
-	n := min(uint64(count), newest.NumberU64()+1)
-	oldest := newest.NumberU64() + 1 - n
+	n := min(uint64(count), newest.Number.Uint64()+1)
+	oldest := newest.Number.Uint64() + 1 - n
 	res := &feeHistoryResult{OldestBlock: (*hexutil.Big)(new(big.Int).SetUint64(oldest))}
-	for num := oldest; num <= newest.NumberU64(); num++ {
-		b := api.b.Chain.GetBlockByNumber(num)
-		if b == nil {
+	for num := oldest; num <= newest.Number.Uint64(); num++ {
+		h := api.b.Chain.GetHeaderByNumber(num)
+		if h == nil {
 			return nil, fmt.Errorf("block %d missing", num)
 		}
-		res.BaseFee = append(res.BaseFee, (*hexutil.Big)(b.BaseFee()))
-		res.GasUsedRatio = append(res.GasUsedRatio, float64(b.GasUsed())/float64(b.GasLimit()))
+		res.BaseFee = append(res.BaseFee, (*hexutil.Big)(h.BaseFee))
+		res.GasUsedRatio = append(res.GasUsedRatio, float64(h.GasUsed)/float64(h.GasLimit))
 		res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(big.NewInt(1)))
 		res.BlobGasUsedRatio = append(res.BlobGasUsedRatio, 0)
 		if len(percentiles) > 0 {
-			res.Reward = append(res.Reward, api.rewards(b, percentiles))
+			r, err := api.rewards(ctx, h, percentiles)
+			if err != nil {
+				return nil, err
+			}
+			res.Reward = append(res.Reward, r)
 		}
 	}
-	next := eip1559.CalcBaseFee(api.config, newest.Header())
+	next := eip1559.CalcBaseFee(api.config, newest)
 	res.BaseFee = append(res.BaseFee, (*hexutil.Big)(next))
 	res.BlobBaseFee = append(res.BlobBaseFee, (*hexutil.Big)(big.NewInt(1)))
 	return res, nil
@@ -84,16 +89,23 @@ func (api *ethAPI) FeeHistory(count math.HexOrDecimal64, last gethrpc.BlockNumbe
 
 // rewards returns, for each percentile, the effective tip at which that
 // share of the block's gas was paid (transactions sorted by tip).
-func (api *ethAPI) rewards(b *types.Block, percentiles []float64) []*hexutil.Big {
+func (api *ethAPI) rewards(ctx context.Context, h *types.Header, percentiles []float64) ([]*hexutil.Big, error) {
 	out := make([]*hexutil.Big, len(percentiles))
-	txs := b.Transactions()
-	if len(txs) == 0 {
+	if h.TxHash == types.EmptyTxsHash {
 		for i := range out {
 			out[i] = (*hexutil.Big)(new(big.Int))
 		}
-		return out
+		return out, nil
 	}
-	receipts := api.b.Chain.GetReceipts(b.Hash(), b.NumberU64())
+	b, err := api.b.Data.Block(ctx, h)
+	if err != nil || b == nil {
+		return nil, fmt.Errorf("fee history: block %d: %w", h.Number, orMissing(err))
+	}
+	txs := b.Transactions()
+	receipts, err := api.b.Data.Receipts(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("fee history: receipts of block %d: %w", h.Number, err)
+	}
 	type paid struct {
 		tip *big.Int
 		gas uint64
@@ -120,7 +132,16 @@ func (api *ethAPI) rewards(b *types.Block, percentiles []float64) []*hexutil.Big
 		}
 		out[i] = (*hexutil.Big)(sorted[idx].tip)
 	}
-	return out
+	return out, nil
+}
+
+// orMissing turns a nil error (a block that should be there but is not)
+// into one.
+func orMissing(err error) error {
+	if err == nil {
+		return errors.New("block body missing")
+	}
+	return err
 }
 
 type chainConfigEntry struct {

@@ -38,9 +38,9 @@ type healthReport struct {
 // running, at least HealthMinPeers peers, and a head younger than
 // HealthMaxHeadAge.
 func (s *Server) health(now time.Time) healthReport {
-	head := s.eth.b.Chain.CurrentBlock()
-	rep := healthReport{Head: head.NumberU64(), Lag: new(big.Int)}
-	if t := time.Unix(int64(head.Time()), 0); now.After(t) {
+	head := s.eth.b.Chain.CurrentHeader()
+	rep := healthReport{Head: head.Number.Uint64(), Lag: new(big.Int)}
+	if t := time.Unix(int64(head.Time), 0); now.After(t) {
 		rep.HeadAge = now.Sub(t).Round(time.Millisecond).Seconds()
 	}
 	if n := s.eth.b.Net; n != nil {
@@ -51,7 +51,7 @@ func (s *Server) health(now time.Time) healthReport {
 		}
 		if pw, ok := n.(PeerWork); ok {
 			if best := pw.BestPeerTD(); best != nil {
-				if td := s.eth.b.Chain.GetTD(head.Hash(), head.NumberU64()); td != nil && best.Cmp(td) > 0 {
+				if td := s.eth.b.Chain.GetTD(head.Hash(), head.Number.Uint64()); td != nil && best.Cmp(td) > 0 {
 					rep.Lag.Sub(best, td)
 				}
 			}

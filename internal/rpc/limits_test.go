@@ -178,7 +178,7 @@ func TestEventQueueOverflowDropsFilters(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not started: nothing delivers, as when delivery is stuck.
-	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: pool})
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: LocalPool(pool)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestFilterBacklogBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Addr: "127.0.0.1:0", Filters: 100, FiltersPerClient: 100}, Backend{Chain: ce.Chain, Pool: pool})
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0", Filters: 100, FiltersPerClient: 100}, Backend{Chain: ce.Chain, Pool: LocalPool(pool)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,13 +203,23 @@ func (qb *queryBloom) matches(bloom *types.Bloom) bool {
 }
 
 // blockLogs returns the logs of a block that match q (with removed set).
-func (api *ethAPI) blockLogs(b *types.Block, q *FilterQuery, qb *queryBloom, removed bool) []*types.Log {
-	bloom := b.Bloom()
-	if !qb.matches(&bloom) {
-		return nil
+// A block whose header bloom cannot match is provably empty and is not
+// read; for any other, all its receipts are (a light peer checks them
+// against the header's receipts root, so a withheld log is detected).
+func (api *ethAPI) blockLogs(ctx context.Context, h *types.Header, q *FilterQuery, qb *queryBloom, removed bool) ([]*types.Log, error) {
+	if !qb.matches(&h.Bloom) {
+		return nil, nil
+	}
+	b, err := api.b.Data.Block(ctx, h)
+	if err != nil || b == nil {
+		return nil, fmt.Errorf("logs of block %d: %w", h.Number, orMissing(err))
+	}
+	receipts, err := api.b.Data.Receipts(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("logs of block %d: %w", h.Number, err)
 	}
 	var out []*types.Log
-	for _, r := range api.b.Chain.GetReceipts(b.Hash(), b.NumberU64()) {
+	for _, r := range receipts {
 		for _, l := range r.Logs {
 			if q.matches(l) {
 				cp := *l
@@ -218,12 +228,12 @@ func (api *ethAPI) blockLogs(b *types.Block, q *FilterQuery, qb *queryBloom, rem
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // resolveRange turns the query's block tags into numbers.
 func (api *ethAPI) resolveRange(q *FilterQuery) (uint64, uint64, error) {
-	head := api.b.Chain.CurrentBlock().NumberU64()
+	head := api.b.Chain.CurrentHeader().Number.Uint64()
 	resolve := func(n *gethrpc.BlockNumber, def uint64) (uint64, error) {
 		if n == nil {
 			return def, nil
@@ -234,7 +244,7 @@ func (api *ethAPI) resolveRange(q *FilterQuery) (uint64, uint64, error) {
 		case gethrpc.EarliestBlockNumber:
 			return 0, nil
 		case gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
-			return api.blockByNumber(*n).NumberU64(), nil
+			return api.headerByNumber(*n).Number.Uint64(), nil
 		}
 		if *n < 0 {
 			return 0, fmt.Errorf("invalid block number %d", *n)
@@ -269,11 +279,15 @@ func (api *ethAPI) GetLogs(ctx context.Context, q FilterQuery) ([]*types.Log, er
 func (api *ethAPI) getLogs(ctx context.Context, q *FilterQuery) ([]*types.Log, error) {
 	qb := q.bloom()
 	if q.BlockHash != nil {
-		b := api.b.Chain.GetBlockByHash(*q.BlockHash)
-		if b == nil {
+		h := api.b.Chain.GetHeaderByHash(*q.BlockHash)
+		if h == nil {
 			return nil, errors.New("unknown block")
 		}
-		return nonNil(api.blockLogs(b, q, qb, false)), nil
+		logs, err := api.blockLogs(ctx, h, q, qb, false)
+		if err != nil {
+			return nil, err
+		}
+		return nonNil(logs), nil
 	}
 	from, to, err := api.resolveRange(q)
 	if err != nil {
@@ -290,11 +304,15 @@ func (api *ethAPI) getLogs(ctx context.Context, q *FilterQuery) ([]*types.Log, e
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("log query of blocks %d to %d stopped at block %d: %w", from, to, n, err)
 		}
-		b := api.b.Chain.GetBlockByNumber(n)
-		if b == nil {
+		h := api.b.Chain.GetHeaderByNumber(n)
+		if h == nil {
 			break
 		}
-		out = append(out, api.blockLogs(b, q, qb, false)...)
+		logs, err := api.blockLogs(ctx, h, q, qb, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, logs...)
 		if len(out) > api.cfg.LogResults {
 			return nil, fmt.Errorf("query returned more than %d results; narrow the block range or the filter (--rpc.logresults)", api.cfg.LogResults)
 		}

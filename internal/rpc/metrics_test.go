@@ -172,7 +172,7 @@ func TestMetrics(t *testing.T) {
 
 	// Another node with the same registry: the names are taken.
 	ce := e.chain
-	if _, err := NewServer(Config{Addr: "127.0.0.1:0", Metrics: reg}, Backend{Chain: ce, Pool: e.pool}); err == nil {
+	if _, err := NewServer(Config{Addr: "127.0.0.1:0", Metrics: reg}, Backend{Chain: ce, Pool: LocalPool(e.pool)}); err == nil {
 		t.Error("a second server registered its metrics in a registry that has them")
 	}
 	off := newEnv(t, Config{NoMetrics: true})

@@ -25,15 +25,15 @@ func (api *peerchainAPI) Peers() []PeerInfo {
 
 // NodeInfo is peerchain_nodeInfo: this node's identity, chain and head.
 func (api *peerchainAPI) NodeInfo() map[string]any {
-	head := api.b.Chain.CurrentBlock()
+	head := api.b.Chain.CurrentHeader()
 	out := map[string]any{
 		"client":  params.ClientName + "/v" + params.Version,
 		"chainId": (*hexutil.Big)(api.b.Chain.Config().ChainID),
 		"genesis": api.b.Chain.Genesis().Hash(),
 		"head": map[string]any{
-			"number":          hexutil.Uint64(head.NumberU64()),
+			"number":          hexutil.Uint64(head.Number.Uint64()),
 			"hash":            head.Hash(),
-			"totalDifficulty": (*hexutil.Big)(api.b.Chain.GetTD(head.Hash(), head.NumberU64())),
+			"totalDifficulty": (*hexutil.Big)(api.b.Chain.GetTD(head.Hash(), head.Number.Uint64())),
 		},
 		"mining": api.b.Miner != nil,
 	}

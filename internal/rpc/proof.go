@@ -1,15 +1,13 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/peerchain/peerchain/internal/chain"
@@ -51,7 +49,7 @@ type accountProof struct {
 // tries. States of the last 128 blocks are served, or of the last
 // --provider.proofwindow blocks (chain.Config.ProofWindow), older ones
 // from pathdb's trie node history.
-func (api *ethAPI) GetProof(addr common.Address, keys []string, bnh gethrpc.BlockNumberOrHash) (*accountProof, error) {
+func (api *ethAPI) GetProof(ctx context.Context, addr common.Address, keys []string, bnh gethrpc.BlockNumberOrHash) (*accountProof, error) {
 	if len(keys) > maxProofKeys {
 		return nil, fmt.Errorf("%d storage keys, at most %d per proof", len(keys), maxProofKeys)
 	}
@@ -63,72 +61,41 @@ func (api *ethAPI) GetProof(addr common.Address, keys []string, bnh gethrpc.Bloc
 		}
 		slots[i] = h
 	}
-	b, err := api.block(bnh)
+	h, err := api.header(bnh)
 	if err != nil {
 		return nil, err
 	}
-	if b == nil {
+	if h == nil {
 		return nil, errHeaderNotFound
 	}
-	// A memory layer flattened into the history while its proof is being
-	// built fails the proof; the second try reads the history.
-	for try := 0; ; try++ {
-		out, err := api.prove(b.Header(), addr, keys, slots)
-		if err == nil || try == 1 || errors.Is(err, chain.ErrStateUnavailable) {
-			return out, err
+	p, err := api.b.Data.Proof(ctx, h, addr, slots)
+	if err != nil {
+		if errors.Is(err, chain.ErrStateUnavailable) {
+			return nil, api.stateError(h.Number.Uint64(), err)
 		}
+		return nil, err
 	}
-}
-
-// prove builds the proofs of addr and slots in the state after h.
-func (api *ethAPI) prove(h *types.Header, addr common.Address, keys []string, slots []common.Hash) (*accountProof, error) {
-	tries, err := api.b.Chain.TriesAtBlock(h)
-	if err != nil {
-		return nil, api.stateError(h.Number.Uint64(), err)
-	}
-	tr, err := tries.OpenTrie(h.Root)
-	if err != nil {
-		return nil, fmt.Errorf("open state trie of block %d: %w", h.Number, err)
-	}
-	var accProof proofList
-	if err := tr.Prove(crypto.Keccak256(addr.Bytes()), &accProof); err != nil {
-		return nil, fmt.Errorf("prove account %s at block %d: %w", addr, h.Number, err)
-	}
-	acc, err := tr.GetAccount(addr)
-	if err != nil {
-		return nil, fmt.Errorf("read account %s at block %d: %w", addr, h.Number, err)
-	}
+	acc := p.Account
 	if acc == nil {
 		acc = types.NewEmptyStateAccount()
 	}
 	out := &accountProof{
-		Address: addr, AccountProof: accProof, Balance: (*hexutil.Big)(acc.Balance.ToBig()),
+		Address: addr, AccountProof: hexNodes(p.AccountNodes), Balance: (*hexutil.Big)(acc.Balance.ToBig()),
 		CodeHash: common.BytesToHash(acc.CodeHash), Nonce: hexutil.Uint64(acc.Nonce), StorageHash: acc.Root,
 		StorageProof: make([]storageProof, len(keys)),
 	}
-	var stTrie state.Trie
-	if acc.Root != types.EmptyRootHash {
-		if stTrie, err = tries.OpenStorageTrie(h.Root, addr, acc.Root, tr); err != nil {
-			return nil, fmt.Errorf("open storage trie of %s at block %d: %w", addr, h.Number, err)
-		}
-	}
-	for i, slot := range slots {
-		sp := storageProof{Key: keys[i], Value: new(hexutil.Big), Proof: []string{}}
-		if stTrie != nil {
-			v, err := stTrie.GetStorage(addr, slot.Bytes())
-			if err != nil {
-				return nil, fmt.Errorf("read slot %s of %s at block %d: %w", keys[i], addr, h.Number, err)
-			}
-			sp.Value = (*hexutil.Big)(new(big.Int).SetBytes(v))
-			var p proofList
-			if err := stTrie.Prove(crypto.Keccak256(slot.Bytes()), &p); err != nil {
-				return nil, fmt.Errorf("prove slot %s of %s at block %d: %w", keys[i], addr, h.Number, err)
-			}
-			sp.Proof = p
-		}
-		out.StorageProof[i] = sp
+	for i := range slots {
+		out.StorageProof[i] = storageProof{Key: keys[i], Value: (*hexutil.Big)(p.Values[i].Big()), Proof: hexNodes(p.StorageNodes[i])}
 	}
 	return out, nil
+}
+
+func hexNodes(nodes [][]byte) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = hexutil.Encode(n)
+	}
+	return out
 }
 
 // stateError words why the state after block n is not served: outside the
@@ -141,7 +108,7 @@ func (api *ethAPI) stateError(n uint64, err error) error {
 		return fmt.Errorf("%w; --provider.proofwindow sets how many recent blocks a node serves", err)
 	case errors.Is(err, chain.ErrHistoryIndexing):
 		return fmt.Errorf("%w; retry shortly", err)
-	case api.b.Chain.ProofWindow() == 0:
+	case api.b.Data.ProofWindow() == 0:
 		return fmt.Errorf("state of block %d is not available: this node keeps the state of the last %d blocks only (--provider.proofwindow N serves the last N): %w",
 			n, params.StateRetention, err)
 	default:

@@ -52,7 +52,7 @@ func newWindowEnv(t *testing.T, window uint64, flush int) *env {
 		if pool, err = txpool.New(txpool.Config{Chain: c}); err != nil {
 			t.Fatal(err)
 		}
-		b.Chain, b.Pool = c, pool
+		b.Chain, b.Pool = c, LocalPool(pool)
 	})
 	e.chain, e.pool = c, pool
 	return e

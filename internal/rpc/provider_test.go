@@ -359,7 +359,7 @@ func TestProviderConfigRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := Backend{Chain: ce.Chain, Pool: pool}
+	b := Backend{Chain: ce.Chain, Pool: LocalPool(pool)}
 	accounts := wallet.NewUnlocked()
 	accounts.Add(chaingen.Key(3))
 	withAccounts := b
@@ -546,9 +546,11 @@ func TestWebSocketConnectionCaps(t *testing.T) {
 	if status, body, _ := e.wsOpen("127.0.0.3"); status != http.StatusTooManyRequests || !strings.Contains(body, "3 open, the node's limit (--rpc.ws.conns)") {
 		t.Fatalf("a fourth connection: %d %s", status, body)
 	}
-	if got := e.scrape(from(t, "127.0.0.9")).gauge("peerchain_rpc_websocket_connections"); got != 3 {
-		t.Fatalf("websocket gauge %v, want 3", got)
-	}
+	// The gauge moves when a connection's serving goroutine starts, just
+	// after the upgrade answer.
+	waitFor(t, 10*time.Second, "the websocket gauge to read 3", func() bool {
+		return e.scrape(from(t, "127.0.0.9")).gauge("peerchain_rpc_websocket_connections") == 3
+	})
 	hog[0].Close()
 	waitFor(t, 10*time.Second, "a closed connection still counts", func() bool {
 		status, _, conn := e.wsOpen("127.0.0.1")

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -40,10 +41,14 @@ func (api *peerchainAPI) GetRawHeaders(start, count hexutil.Uint64) ([]hexutil.B
 
 // GetRawBlock is peerchain_getRawBlock: the RLP encoding of a stored
 // block (header and body), or null.
-func (api *peerchainAPI) GetRawBlock(hash common.Hash) (hexutil.Bytes, error) {
-	b := api.b.Chain.GetBlockByHash(hash)
-	if b == nil {
+func (api *peerchainAPI) GetRawBlock(ctx context.Context, hash common.Hash) (hexutil.Bytes, error) {
+	h := api.b.Chain.GetHeaderByHash(hash)
+	if h == nil {
 		return nil, nil
+	}
+	b, err := api.b.Data.Block(ctx, h)
+	if err != nil || b == nil {
+		return nil, err
 	}
 	enc, err := rlp.EncodeToBytes(b)
 	if err != nil {
@@ -55,14 +60,18 @@ func (api *peerchainAPI) GetRawBlock(hash common.Hash) (hexutil.Bytes, error) {
 // GetRawReceipts is peerchain_getRawReceipts: a block's receipts in their
 // consensus encoding (what its receipts root commits to), or null when the
 // block or its receipts are not stored.
-func (api *peerchainAPI) GetRawReceipts(hash common.Hash) ([]hexutil.Bytes, error) {
+func (api *peerchainAPI) GetRawReceipts(ctx context.Context, hash common.Hash) ([]hexutil.Bytes, error) {
 	h := api.b.Chain.GetHeaderByHash(hash)
 	if h == nil {
 		return nil, nil
 	}
-	receipts := api.b.Chain.GetReceipts(hash, h.Number.Uint64())
-	if receipts == nil {
-		return nil, nil
+	b, err := api.b.Data.Block(ctx, h)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	receipts, err := api.b.Data.Receipts(ctx, b)
+	if err != nil || receipts == nil {
+		return nil, err
 	}
 	out := make([]hexutil.Bytes, len(receipts))
 	for i, r := range receipts {

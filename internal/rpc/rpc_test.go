@@ -87,7 +87,7 @@ func newEnvHooked(t *testing.T, cfg Config, with func(*Backend), before func(*Se
 		t.Fatal(err)
 	}
 	cfg.Addr = "127.0.0.1:0"
-	b := Backend{Chain: c, Pool: p}
+	b := Backend{Chain: c, Pool: LocalPool(p)}
 	if with != nil {
 		with(&b)
 	}
@@ -411,7 +411,7 @@ func TestNetworkMethods(t *testing.T) {
 		t.Fatal(err)
 	}
 	net := &fakeNet{}
-	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: p, Net: net})
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: LocalPool(p), Net: net})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +457,7 @@ func TestUnlockedAccounts(t *testing.T) {
 	}
 	u := wallet.NewUnlocked()
 	me := u.Add(chaingen.Key(3))
-	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: p, Accounts: u})
+	srv, err := NewServer(Config{Addr: "127.0.0.1:0"}, Backend{Chain: ce.Chain, Pool: LocalPool(p), Accounts: u})
 	if err != nil {
 		t.Fatal(err)
 	}
