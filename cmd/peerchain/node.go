@@ -253,9 +253,9 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	case f.banDuration <= 0:
 		return nil, fmt.Errorf("--p2p.banduration %v: must be positive", f.banDuration)
 	}
-	work, ok := new(big.Int).SetString(f.minWork, 0)
-	if !ok || work.Sign() < 0 || work.BitLen() > 256 {
-		return nil, fmt.Errorf("--sync.minchainwork %q: want a total difficulty between 0 and 2^256, decimal or 0x hex", f.minWork)
+	work, err := parseWork(f.minWork)
+	if err != nil {
+		return nil, err
 	}
 	if len(f.p2pListen) == 1 && f.p2pListen[0] == "off" {
 		cfg.P2P.Disabled = true
@@ -364,6 +364,15 @@ func (f *nodeFlags) providerConfig(cmd *cobra.Command, cfg *node.Config) {
 	if f.provider && !cmd.Flags().Changed("provider.proofwindow") {
 		cfg.ProofWindow = 1024
 	}
+}
+
+// parseWork parses --sync.minchainwork.
+func parseWork(s string) (*big.Int, error) {
+	work, ok := new(big.Int).SetString(s, 0)
+	if !ok || work.Sign() < 0 || work.BitLen() > 256 {
+		return nil, fmt.Errorf("--sync.minchainwork %q: want a total difficulty between 0 and 2^256, decimal or 0x hex", s)
+	}
+	return work, nil
 }
 
 // loopbackAddr reports whether host:port listens on loopback only.

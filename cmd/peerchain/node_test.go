@@ -106,3 +106,33 @@ func TestBadSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestBadLightSettings(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no sources", nil, "no sources"},
+		{"a provider that is not a URL", []string{"--providers", "127.0.0.1:8545"}, `--providers "127.0.0.1:8545": want an http(s)://`},
+		{"a bad bootnode", []string{"--bootnodes", "/ip4/1.2.3.4/tcp/1"}, "--bootnodes"},
+		{"bootnodes without P2P", []string{"--p2p", "off", "--bootnodes", "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEwtDbRF5PkQN78wnzDpbsq9ah9zDJzh1bSw3s2Uuap7C"}, "--bootnodes with --p2p off"},
+		{"a public RPC", []string{"--providers", "http://127.0.0.1:1", "--rpc", "0.0.0.0:8545"}, "listens on loopback only"},
+		{"zero source timeout", []string{"--providers", "http://127.0.0.1:1", "--source.timeout", "0s"}, "--source.timeout 0s"},
+		{"bad minimum chain work", []string{"--providers", "http://127.0.0.1:1", "--sync.minchainwork", "x"}, "--sync.minchainwork"},
+		{"dev and genesis", []string{"--providers", "http://127.0.0.1:1", "--dev", "--genesis", "g.json"}, "--dev and --genesis"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := newRootCmd()
+			var out bytes.Buffer
+			root.SetOut(&out)
+			root.SetErr(&out)
+			root.SetArgs(append([]string{"light", "--datadir", filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))}, c.args...))
+			err := root.Execute()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}

@@ -202,6 +202,9 @@ func verifyProof(root common.Hash, addr common.Address, slots []common.Hash, p *
 	if err := rlp.DecodeBytes(val, acct); err != nil {
 		return nil, nil, fmt.Errorf("proven account does not decode: %w", err)
 	}
+	if acct.Root == types.EmptyRootHash {
+		return acct, values, nil // an empty storage trie holds nothing: no proof needed
+	}
 	for i, slot := range slots {
 		v, err := trie.VerifyProof(acct.Root, crypto.Keccak256(slot[:]), proofDB(p.Storage[i]))
 		if err != nil {

@@ -275,6 +275,19 @@ func TestProvenState(t *testing.T) {
 	if bal := st.GetBalance(common.HexToAddress("0xdead00")); bal.Sign() != 0 {
 		t.Fatalf("an absent account has balance %v", bal)
 	}
+	// Storage of accounts with an empty storage trie (a contract that
+	// stores nothing, an externally owned account): proven empty.
+	if v := st.GetState(logAddr, common.Hash{}); v != (common.Hash{}) {
+		t.Fatalf("slot of a contract without storage: %s", v)
+	}
+	if v := st.GetState(chaingen.Addr(1), common.Hash{1}); v != (common.Hash{}) {
+		t.Fatalf("slot of an account: %s", v)
+	}
+	for _, s := range l.Sources() {
+		if s.Dropped != "" {
+			t.Fatalf("an honest source was dropped: %s", s.Dropped)
+		}
+	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -71,6 +71,7 @@ type peer struct {
 	datadir string
 	rpcPort int
 	args    []string
+	command string // "node" (default) or "light"
 	cmd     *exec.Cmd
 	logs    *bytes.Buffer
 	exited  chan struct{}
@@ -105,7 +106,11 @@ func (p *peer) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.rpcPor
 // start runs the peer and waits until its RPC answers.
 func (p *peer) start() {
 	p.t.Helper()
-	args := []string{"node", "--datadir", p.datadir, "--rpc", fmt.Sprintf("127.0.0.1:%d", p.rpcPort)}
+	command := p.command
+	if command == "" {
+		command = "node"
+	}
+	args := []string{command, "--datadir", p.datadir, "--rpc", fmt.Sprintf("127.0.0.1:%d", p.rpcPort)}
 	if !hasFlag(p.args, "--p2p") {
 		args = append(args, "--p2p", "off")
 	}
