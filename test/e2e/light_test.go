@@ -45,7 +45,9 @@ func TestLightPassesTheContractsScript(t *testing.T) {
 		name string
 		fn   func() ([]byte, error)
 	}{
-		{"token balance", func() ([]byte, error) { return lc.CallContract(ctx, callMsg(res.Token, balanceOf), big.NewInt(int64(res.Block))) }},
+		{"token balance", func() ([]byte, error) {
+			return lc.CallContract(ctx, callMsg(res.Token, balanceOf), big.NewInt(int64(res.Block)))
+		}},
 		{"token code", func() ([]byte, error) { return lc.CodeAt(ctx, res.Token, big.NewInt(int64(res.Block))) }},
 	} {
 		got, err := c.fn()
