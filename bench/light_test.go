@@ -7,16 +7,21 @@ import (
 	"math/big"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
 	"github.com/peerchain/peerchain/internal/chaindb"
 	"github.com/peerchain/peerchain/internal/light"
+	"github.com/peerchain/peerchain/internal/rpc"
+	"github.com/peerchain/peerchain/internal/txpool"
 )
 
 // memSource serves a prepared header chain from memory: the light peer's
@@ -170,4 +175,108 @@ func dirSize(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// BenchmarkLightRPCLatency: eth_getBalance and eth_call through a light
+// peer (which fetches Merkle proofs and code from its provider and checks
+// them, running the call in its own EVM) against the provider directly,
+// sequential calls from one client in the same run.
+func BenchmarkLightRPCLatency(b *testing.B) {
+	n := 300
+	if testing.Short() {
+		n = 20
+	}
+	slotCode := common.FromHex("60015460005260206000f3") // returns storage slot 1
+	slotAddr := common.HexToAddress("0x5107")
+	o := chaingen.GenesisOptions{Accounts: 2, Alloc: types.GenesisAlloc{
+		slotAddr: {Code: slotCode, Balance: big.NewInt(7), Storage: map[common.Hash]common.Hash{common.BigToHash(big.NewInt(1)): common.HexToHash("0xbeef")}},
+	}}
+	g, err := chaingen.Genesis(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gen, err := chaingen.New(g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := chaindb.Open(b.TempDir(), chaindb.KVOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	c, err := chain.New(chain.Config{Genesis: g, DB: db})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	blocks, err := gen.Chain(gen.Genesis(), 20, func(bg *chaingen.BlockGen) { bg.Transfer(0, common.HexToAddress("0x77"), big.NewInt(1)) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, blk := range blocks {
+		if _, err := c.InsertBlock(blk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pool, err := txpool.New(txpool.Config{Chain: c})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := rpc.NewServer(rpc.Config{Addr: "127.0.0.1:0"}, rpc.Backend{Chain: c, Pool: rpc.LocalPool(pool)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+	providerURL := "http://" + srv.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := light.New(ctx, light.Config{DataDir: b.TempDir(), Genesis: g, Providers: []string{providerURL}, RPC: rpc.Config{Addr: "127.0.0.1:0"}, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = l.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for l.Headers().CurrentHeader().Number.Uint64() < 20 || l.RPCAddr() == "" {
+		time.Sleep(10 * time.Millisecond)
+	}
+	measure := func(url, method string, args ...any) time.Duration {
+		cl, err := gethrpc.Dial(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer cl.Close()
+		lat := make([]time.Duration, n)
+		for i := range lat {
+			var out any
+			t0 := time.Now()
+			if err := cl.Call(&out, method, args...); err != nil {
+				b.Fatalf("%s via %s: %v", method, url, err)
+			}
+			lat[i] = time.Since(t0)
+		}
+		slices.Sort(lat)
+		return lat[n/2]
+	}
+	load := loadAverage()
+	call := map[string]any{"to": slotAddr, "data": "0x"}
+	var line []string
+	for _, m := range []struct {
+		name string
+		args []any
+	}{
+		{"eth_getBalance", []any{common.HexToAddress("0x77"), "latest"}},
+		{"eth_call", []any{call, "latest"}},
+	} {
+		direct := measure(providerURL, m.name, m.args...)
+		through := measure("http://"+l.RPCAddr(), m.name, m.args...)
+		b.ReportMetric(float64(direct.Microseconds()), m.name+"-direct-µs")
+		b.ReportMetric(float64(through.Microseconds()), m.name+"-light-µs")
+		line = append(line, fmt.Sprintf("%s p50 %v direct, %v through the light peer (%.1f×)", m.name, direct.Round(time.Microsecond), through.Round(time.Microsecond), float64(through)/float64(direct)))
+	}
+	b.ReportMetric(0, "ns/op")
+	fmt.Printf("BenchmarkLightRPCLatency: %d sequential calls each, provider on loopback: %s; load %s\n", n, strings.Join(line, "; "), load)
 }

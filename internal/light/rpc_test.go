@@ -48,7 +48,23 @@ func TestLightRPCAnswersAsTheFullPeer(t *testing.T) {
 		}
 	})
 	p.extend(t, 2, nil) // empty blocks at the head: no source is needed for them
-	l := startLight(t, Config{Providers: []string{p.url}, Genesis: mustGenesis(t, stateGenesis)})
+	// A liar asked first alters every kind of answer the light peer takes;
+	// it is caught and every answer still equals the full peer's.
+	lie := newLyingProxy(t, p.url, map[string]func(json.RawMessage) json.RawMessage{
+		"eth_getProof": flipLastNode("accountProof"),
+		"eth_getCode": func(json.RawMessage) json.RawMessage { return json.RawMessage(`"0x6001"`) },
+		"peerchain_getRawReceipts": func(raw json.RawMessage) json.RawMessage {
+			var encs []hexutil.Bytes
+			_ = json.Unmarshal(raw, &encs)
+			if len(encs) > 0 {
+				encs = encs[:len(encs)-1]
+			}
+			out, _ := json.Marshal(encs)
+			return out
+		},
+		"eth_getTransactionByHash": func(json.RawMessage) json.RawMessage { return json.RawMessage("null") },
+	})
+	l := startLight(t, Config{Providers: []string{lie.url, p.url}, Genesis: mustGenesis(t, stateGenesis)})
 	waitFor(t, 20*time.Second, "the light peer to sync", func() bool { return l.Headers().CurrentHeader().Number.Uint64() == 14 })
 	full, err := gethrpc.Dial(p.url)
 	if err != nil {
@@ -100,6 +116,19 @@ func TestLightRPCAnswersAsTheFullPeer(t *testing.T) {
 		if got != want {
 			t.Errorf("%s %v:\n light %s\n full  %s", c.method, c.args, got, want)
 		}
+	}
+	dropped := false
+	for _, s := range l.Sources() {
+		if s.Name == lie.url && s.Dropped != "" {
+			dropped = true
+			t.Logf("the liar was caught: %s", s.Dropped)
+		}
+		if s.Name == p.url && s.Dropped != "" {
+			t.Fatalf("the honest provider was dropped: %s", s.Dropped)
+		}
+	}
+	if !dropped {
+		t.Fatal("the liar was not caught")
 	}
 }
 
