@@ -52,7 +52,7 @@ func TestLightRPCAnswersAsTheFullPeer(t *testing.T) {
 	// it is caught and every answer still equals the full peer's.
 	lie := newLyingProxy(t, p.url, map[string]func(json.RawMessage) json.RawMessage{
 		"eth_getProof": flipLastNode("accountProof"),
-		"eth_getCode": func(json.RawMessage) json.RawMessage { return json.RawMessage(`"0x6001"`) },
+		"eth_getCode":  func(json.RawMessage) json.RawMessage { return json.RawMessage(`"0x6001"`) },
 		"peerchain_getRawReceipts": func(raw json.RawMessage) json.RawMessage {
 			var encs []hexutil.Bytes
 			_ = json.Unmarshal(raw, &encs)
