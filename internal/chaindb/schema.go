@@ -165,6 +165,27 @@ func WriteHeader(w ethdb.KeyValueWriter, h *types.Header, hash common.Hash) erro
 	return nil
 }
 
+// WriteHeaderEncoded stores a header given as its RLP encoding, with its
+// number lookup: for a caller that encodes many headers at once.
+func WriteHeaderEncoded(w ethdb.KeyValueWriter, hash common.Hash, num uint64, enc []byte) error {
+	if err := w.Put(blockKey(headerPrefix, num, hash), enc); err != nil {
+		return fmt.Errorf("write header %d: %w", num, err)
+	}
+	if err := w.Put(hashKey(numberPrefix, hash), binary.BigEndian.AppendUint64(nil, num)); err != nil {
+		return fmt.Errorf("write header number: %w", err)
+	}
+	return nil
+}
+
+// WriteBlockMetaEncoded stores a block meta record given as its RLP
+// encoding.
+func WriteBlockMetaEncoded(w ethdb.KeyValueWriter, hash common.Hash, num uint64, enc []byte) error {
+	if err := w.Put(blockKey(metaPrefix, num, hash), enc); err != nil {
+		return fmt.Errorf("write block meta %d: %w", num, err)
+	}
+	return nil
+}
+
 // ReadRawReceipts returns a block's receipts in storage form (status,
 // cumulative gas, logs); the caller derives the other fields.
 func ReadRawReceipts(r ethdb.KeyValueReader, hash common.Hash, num uint64) (types.Receipts, error) {

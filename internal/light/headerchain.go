@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"runtime"
 	"slices"
 	gosync "sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
 	"github.com/ethereum/go-ethereum/event"
+	"github.com/ethereum/go-ethereum/rlp"
 
 	"github.com/peerchain/peerchain/internal/chain"
 	"github.com/peerchain/peerchain/internal/chaindb"
@@ -283,16 +285,22 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header, hashes []common.Has
 		return nil, err
 	}
 	td, anchor := new(big.Int).Set(pm.TD), pm.AnchorTime
-	batch := hc.kv.NewBatch()
 	metas := make([]*chaindb.BlockMeta, len(headers))
 	for i, h := range headers {
 		anchor = chain.ChildAnchor(anchor, h.Number.Uint64()-1, h.Time)
 		td = new(big.Int).Add(td, h.Difficulty)
 		metas[i] = &chaindb.BlockMeta{TD: td, AnchorTime: anchor}
-		if err := chaindb.WriteHeader(batch, h, hashes[i]); err != nil {
+	}
+	encHeaders, encMetas, err := encodeAll(headers, metas)
+	if err != nil {
+		return nil, err
+	}
+	batch := hc.kv.NewBatchWithSize(len(headers) * 700)
+	for i, h := range headers {
+		if err := chaindb.WriteHeaderEncoded(batch, hashes[i], h.Number.Uint64(), encHeaders[i]); err != nil {
 			return nil, err
 		}
-		if err := chaindb.WriteBlockMeta(batch, hashes[i], h.Number.Uint64(), metas[i]); err != nil {
+		if err := chaindb.WriteBlockMetaEncoded(batch, hashes[i], h.Number.Uint64(), encMetas[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -319,6 +327,41 @@ func (hc *HeaderChain) insertLocked(headers []*types.Header, hashes []common.Has
 		hc.head.Store(&headState{header: last, td: new(big.Int).Set(td)})
 	}
 	return ev, nil
+}
+
+// encodeAll encodes headers and their metas, a long run on every core.
+func encodeAll(headers []*types.Header, metas []*chaindb.BlockMeta) ([][]byte, [][]byte, error) {
+	encH, encM := make([][]byte, len(headers)), make([][]byte, len(headers))
+	errs := make([]error, len(headers))
+	one := func(i int) {
+		if encH[i], errs[i] = rlp.EncodeToBytes(headers[i]); errs[i] == nil {
+			encM[i], errs[i] = rlp.EncodeToBytes(metas[i])
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(headers)/64)
+	if workers < 2 {
+		for i := range headers {
+			one(i)
+		}
+	} else {
+		var wg gosync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				for i := w; i < len(headers); i += workers {
+					one(i)
+				}
+			}(w)
+		}
+		wg.Wait()
+	}
+	for i, err := range errs {
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode header %v: %w", headers[i].Number, err)
+		}
+	}
+	return encH, encM, nil
 }
 
 // setHeadLocked writes, into batch, the canonical chain ending in the last
