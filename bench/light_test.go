@@ -59,6 +59,9 @@ func (m *memSource) TxLocation(context.Context, common.Hash) (common.Hash, uint6
 	return common.Hash{}, 0, light.ErrNotFound
 }
 func (m *memSource) SendTransaction(context.Context, *types.Transaction) error { return nil }
+func (m *memSource) PendingNonce(context.Context, common.Address) (uint64, error) {
+	return 0, light.ErrNotFound
+}
 
 // BenchmarkLightHeaderSync: a light peer syncs 100,000 headers from
 // genesis (download algorithm, every header rule, proof of work, storage

@@ -237,36 +237,65 @@ func (p *rpcPool) Get(hash common.Hash) *types.Transaction {
 	return nil
 }
 
-// PendingNonce is the account's proven nonce at the head plus the run of
-// consecutive nonces this light peer sent above it. (Another wallet's
-// pending transactions are in the sources' pools, which nobody can
-// prove; a wallet that sends through this peer counts its own.)
+// PendingNonce is the account's next nonce counting pending transactions:
+// at least its proven nonce at the head plus the run of consecutive nonces
+// this light peer sent above it, or more when a majority of the sources
+// that answer say so (pending transactions sit in the sources' pools,
+// which nobody can prove, so no single source decides).
 func (p *rpcPool) PendingNonce(ctx context.Context, addr common.Address) (uint64, error) {
 	acct, _, err := p.f.Account(ctx, p.f.hc.CurrentHeader(), addr, nil)
 	if err != nil {
 		return 0, err
 	}
-	var nonce uint64
+	var proven uint64
 	if acct != nil {
-		nonce = acct.Nonce
+		proven = acct.Nonce
 	}
+	nonce := proven
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	pending := make(map[uint64]bool)
 	for h, s := range p.sent {
 		if s.from != addr {
 			continue
 		}
-		if s.tx.Nonce() < nonce {
+		if s.tx.Nonce() < proven {
 			delete(p.sent, h) // mined (or replaced): forget it
 			continue
 		}
 		pending[s.tx.Nonce()] = true
 	}
+	p.mu.Unlock()
 	for pending[nonce] {
 		nonce++
 	}
+	if m, ok := p.majorityNonce(ctx, addr, proven); ok && m > nonce {
+		nonce = m
+	}
 	return nonce, nil
+}
+
+// majorityNonce asks every usable source for the account's pending nonce
+// and returns the value more than half of those that answered agree on,
+// ignoring answers below the proven nonce (provably stale or false).
+func (p *rpcPool) majorityNonce(ctx context.Context, addr common.Address, proven uint64) (uint64, bool) {
+	votes := make(map[uint64]int)
+	answered := 0
+	for _, src := range p.f.sources.usable() {
+		sctx, cancel := context.WithTimeout(ctx, p.timeout)
+		n, err := src.PendingNonce(sctx, addr)
+		cancel()
+		if err != nil || n < proven {
+			continue
+		}
+		answered++
+		votes[n]++
+	}
+	for n, v := range votes {
+		if 2*v > answered {
+			return n, true
+		}
+	}
+	return 0, false
 }
 
 func (p *rpcPool) SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription {

@@ -29,8 +29,9 @@ var genesisOpts = chaingen.GenesisOptions{Accounts: 4}
 
 // provider is a real full peer's chain behind a real JSON-RPC server.
 type provider struct {
-	env *chaintest.Env
-	url string
+	env  *chaintest.Env
+	pool *txpool.Pool
+	url  string
 }
 
 func newProvider(t *testing.T, opts ...chaingen.GenesisOptions) *provider {
@@ -52,7 +53,7 @@ func newProvider(t *testing.T, opts ...chaingen.GenesisOptions) *provider {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &provider{env: env, url: "http://" + srv.Addr().String()}
+	return &provider{env: env, pool: pool, url: "http://" + srv.Addr().String()}
 }
 
 func (p *provider) extend(t *testing.T, n int, mut func(*chaingen.BlockGen)) []*types.Block {

@@ -94,3 +94,8 @@ func (s *p2pSource) TxLocation(ctx context.Context, txHash common.Hash) (common.
 func (s *p2pSource) SendTransaction(ctx context.Context, tx *types.Transaction) error {
 	return s.wrap(s.c.Publish(ctx, tx))
 }
+
+// PendingNonce is not served over P2P.
+func (s *p2pSource) PendingNonce(context.Context, common.Address) (uint64, error) {
+	return 0, fmt.Errorf("%s: pending nonce: %w", s.Name(), ErrNotFound)
+}

@@ -164,18 +164,30 @@ func TestLightSendsTransactions(t *testing.T) {
 	if err := lc.Call(&nonce, "eth_getTransactionCount", chaingen.Addr(2), "pending"); err != nil || nonce != 1 {
 		t.Fatalf("pending nonce after sending %d, %v", nonce, err)
 	}
+	// A transaction the same wallet sent by another route counts once a
+	// majority of the sources say so.
+	other, err := p.env.Gen.Transfer(chaingen.Key(2), 1, common.HexToAddress("0x98"), big.NewInt(5), head.BaseFee())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.pool.Add([]*types.Transaction{other})[0]; err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Call(&nonce, "eth_getTransactionCount", chaingen.Addr(2), "pending"); err != nil || nonce != 2 {
+		t.Fatalf("pending nonce with a transaction sent elsewhere %d, %v", nonce, err)
+	}
 	// A refusal by every source is the source's error.
 	if err := lc.Call(&hash, "eth_sendRawTransaction", hexutil.Bytes(raw)); err == nil || !strings.Contains(err.Error(), "already known") {
 		t.Logf("resend: %v", err) // already known is accepted: no error expected
 	}
-	// The provider mines it.
-	p.extend(t, 1, func(b *chaingen.BlockGen) { b.AddTx(tx) })
+	// The provider mines them.
+	p.extend(t, 1, func(b *chaingen.BlockGen) { b.AddTx(tx); b.AddTx(other) })
 	waitFor(t, 20*time.Second, "the light peer to see the block", func() bool { return l.Headers().CurrentHeader().Number.Uint64() == 3 })
 	var receipt map[string]any
 	if err := lc.Call(&receipt, "eth_getTransactionReceipt", tx.Hash()); err != nil || receipt == nil || receipt["status"] != "0x1" {
 		t.Fatalf("receipt: %v %v", receipt, err)
 	}
-	if err := lc.Call(&nonce, "eth_getTransactionCount", chaingen.Addr(2), "pending"); err != nil || nonce != 1 {
+	if err := lc.Call(&nonce, "eth_getTransactionCount", chaingen.Addr(2), "pending"); err != nil || nonce != 2 {
 		t.Fatalf("pending nonce after mining %d, %v", nonce, err)
 	}
 }

@@ -48,6 +48,10 @@ type Source interface {
 	TxLocation(ctx context.Context, txHash common.Hash) (common.Hash, uint64, error)
 	// SendTransaction submits a signed transaction.
 	SendTransaction(ctx context.Context, tx *types.Transaction) error
+	// PendingNonce is the source's view of an account's next nonce with
+	// its pool (unprovable: the light peer takes a majority), or
+	// ErrNotFound when the source cannot say.
+	PendingNonce(ctx context.Context, addr common.Address) (uint64, error)
 }
 
 // ErrNotFound is a source saying it does not have something. For what a
@@ -250,6 +254,15 @@ func (s *RPCSource) SendTransaction(ctx context.Context, tx *types.Transaction) 
 	}
 	var hash common.Hash
 	return s.call(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(data))
+}
+
+// PendingNonce asks eth_getTransactionCount(addr, "pending").
+func (s *RPCSource) PendingNonce(ctx context.Context, addr common.Address) (uint64, error) {
+	var n hexutil.Uint64
+	if err := s.call(ctx, &n, "eth_getTransactionCount", addr, "pending"); err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
 }
 
 // MalformedError is an answer that does not decode or breaks the form of
