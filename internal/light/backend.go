@@ -11,6 +11,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
@@ -83,7 +84,11 @@ func (c *rpcChain) SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription 
 
 // rpcData is rpc.Data through the fetcher: every answer checked against
 // the verified headers.
-type rpcData struct{ f *fetcher }
+type rpcData struct {
+	f       *fetcher
+	readers gosync.Map // *state.StateDB → *proofReader, while in use
+	hints   *lru.Cache[string, types.AccessList]
+}
 
 // emptyBody reports whether h commits to an empty body (no transactions,
 // no uncles, no withdrawals): such a block needs no source.
@@ -92,14 +97,14 @@ func emptyBody(h *types.Header) bool {
 		(h.WithdrawalsHash == nil || *h.WithdrawalsHash == types.EmptyWithdrawalsHash)
 }
 
-func (d rpcData) Block(ctx context.Context, h *types.Header) (*types.Block, error) {
+func (d *rpcData) Block(ctx context.Context, h *types.Header) (*types.Block, error) {
 	if emptyBody(h) {
 		return types.NewBlockWithHeader(h).WithBody(types.Body{Withdrawals: []*types.Withdrawal{}}), nil
 	}
 	return d.f.Block(ctx, h)
 }
 
-func (d rpcData) Receipts(ctx context.Context, b *types.Block) (types.Receipts, error) {
+func (d *rpcData) Receipts(ctx context.Context, b *types.Block) (types.Receipts, error) {
 	if emptyBody(b.Header()) {
 		return types.Receipts{}, nil
 	}
@@ -113,7 +118,7 @@ func (d rpcData) Receipts(ctx context.Context, b *types.Block) (types.Receipts, 
 	return d.f.Receipts(ctx, b)
 }
 
-func (d rpcData) Transaction(ctx context.Context, hash common.Hash) (*chain.TxLookup, error) {
+func (d *rpcData) Transaction(ctx context.Context, hash common.Hash) (*chain.TxLookup, error) {
 	l, err := d.f.Transaction(ctx, hash)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -124,20 +129,89 @@ func (d rpcData) Transaction(ctx context.Context, hash common.Hash) (*chain.TxLo
 	return &chain.TxLookup{Tx: l.Tx, BlockHash: l.Block.Hash(), Number: l.Block.NumberU64(), Index: l.Index}, nil
 }
 
-func (d rpcData) State(ctx context.Context, h *types.Header) (*state.StateDB, func() error, error) {
+func (d *rpcData) State(ctx context.Context, h *types.Header) (*state.StateDB, func() error, error) {
 	st, r, err := d.f.stateAt(ctx, h)
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, r.Err, nil
+	d.readers.Store(st, r)
+	return st, func() error {
+		d.readers.Delete(st)
+		return r.Err()
+	}, nil
 }
 
-func (d rpcData) Proof(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error) {
+// hintTimeout bounds a request for a hint (an access list): short, since
+// the answer only saves round trips.
+const hintTimeout = 2 * time.Second
+
+// PrefetchCall proves, before a call runs, what it is known to read: the
+// sender's and the receiver's accounts and the receiver's code, and —
+// asked of a source at the same time, as a hint only — the other accounts
+// and slots of its eth_createAccessList. What the hint misses is still
+// fetched on demand, and every read is proven either way.
+func (d *rpcData) PrefetchCall(ctx context.Context, st *state.StateDB, h *types.Header, args rpc.CallArgs) {
+	v, ok := d.readers.Load(st)
+	if !ok {
+		return
+	}
+	r := v.(*proofReader)
+	call := map[string]any{}
+	var known types.AccessList
+	if args.From != nil {
+		call["from"] = *args.From
+		known = append(known, types.AccessTuple{Address: *args.From, StorageKeys: []common.Hash{}})
+	}
+	if args.To != nil {
+		call["to"] = *args.To
+		known = append(known, types.AccessTuple{Address: *args.To, StorageKeys: []common.Hash{}})
+	}
+	if args.Input != nil {
+		call["input"] = *args.Input
+	} else if args.Data != nil {
+		call["input"] = *args.Data
+	}
+	if args.Value != nil {
+		call["value"] = args.Value
+	}
+	var wg gosync.WaitGroup
+	wg.Add(2)
+	go func() { // the hint, then what it names
+		defer wg.Done()
+		key := h.Hash().Hex() + fmt.Sprint(call)
+		if hint, ok := d.hints.Get(key); ok {
+			r.prefetch(hint)
+			return
+		}
+		for _, src := range d.f.sources.usable() {
+			hctx, cancel := context.WithTimeout(ctx, hintTimeout)
+			hint, err := src.AccessList(hctx, h.Hash(), call)
+			cancel()
+			if err == nil {
+				d.hints.Add(key, hint)
+				r.prefetch(hint)
+				return
+			}
+		}
+	}()
+	go func() { // what is known without a hint
+		defer wg.Done()
+		r.prefetch(known)
+		if args.To != nil {
+			if acct, err := r.Account(*args.To); err == nil && acct != nil {
+				r.Code(*args.To, common.BytesToHash(acct.CodeHash))
+			}
+		}
+	}()
+	wg.Wait()
+}
+
+func (d *rpcData) Proof(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*chain.AccountProof, error) {
 	return d.f.Proof(ctx, h, addr, slots)
 }
 
 // ProofWindow is 0: a light peer serves what its sources can prove.
-func (d rpcData) ProofWindow() uint64 { return 0 }
+func (d *rpcData) ProofWindow() uint64 { return 0 }
 
 // rpcPool is rpc.Pool for a light peer: transactions go to every usable
 // source, and the light peer remembers what it sent so that the pending

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethdb/memorydb"
@@ -52,6 +53,59 @@ type fetcher struct {
 	val     *chain.Validator
 	config  *gparams.ChainConfig
 	sources *headerSyncer
+	proven  *provenCache
+}
+
+// provenCache remembers what was proven: a state with a given root never
+// changes and code is addressed by its hash, so a repeated read (a wallet
+// polling a balance, a dApp repeating a call) needs no source.
+type provenCache struct {
+	accounts *lru.Cache[accountKey, *types.StateAccount]
+	slots    *lru.Cache[slotKey, common.Hash]
+	code     *lru.Cache[common.Hash, []byte]
+}
+
+type accountKey struct {
+	root common.Hash
+	addr common.Address
+}
+
+type slotKey struct {
+	root common.Hash
+	addr common.Address
+	slot common.Hash
+}
+
+func newProvenCache() *provenCache {
+	return &provenCache{
+		accounts: lru.NewCache[accountKey, *types.StateAccount](8192),
+		slots:    lru.NewCache[slotKey, common.Hash](32768),
+		code:     lru.NewCache[common.Hash, []byte](1024),
+	}
+}
+
+// lookup returns a cached account and slot values, if all are cached.
+func (c *provenCache) lookup(root common.Hash, addr common.Address, slots []common.Hash) (*types.StateAccount, []common.Hash, bool) {
+	acct, ok := c.accounts.Get(accountKey{root, addr})
+	if !ok {
+		return nil, nil, false
+	}
+	values := make([]common.Hash, len(slots))
+	for i, slot := range slots {
+		if v, ok := c.slots.Get(slotKey{root, addr, slot}); ok {
+			values[i] = v
+		} else if acct != nil && acct.Root != types.EmptyRootHash {
+			return nil, nil, false
+		}
+	}
+	return acct, values, true
+}
+
+func (c *provenCache) store(root common.Hash, addr common.Address, acct *types.StateAccount, slots, values []common.Hash) {
+	c.accounts.Add(accountKey{root, addr}, acct)
+	for i, slot := range slots {
+		c.slots.Add(slotKey{root, addr, slot}, values[i])
+	}
 }
 
 // try asks each usable source in turn until ask, which checks the
@@ -156,11 +210,25 @@ func proofDB(nodes [][]byte) *memorydb.Database {
 // when it does not exist) and the values of slots in its storage, each
 // proven against the header's state root.
 func (f *fetcher) Account(ctx context.Context, h *types.Header, addr common.Address, slots []common.Hash) (*types.StateAccount, []common.Hash, error) {
+	if acct, values, ok := f.proven.lookup(h.Root, addr, slots); ok {
+		return copyAccount(acct), values, nil
+	}
 	p, err := f.Proof(ctx, h, addr, slots)
 	if err != nil {
 		return nil, nil, err
 	}
-	return p.Account, p.Values, nil
+	return copyAccount(p.Account), p.Values, nil
+}
+
+func copyAccount(a *types.StateAccount) *types.StateAccount {
+	if a == nil {
+		return nil
+	}
+	cp := *a
+	if a.Balance != nil {
+		cp.Balance = a.Balance.Clone()
+	}
+	return &cp
 }
 
 // Proof returns the proof of addr and slots in the state of a verified
@@ -179,6 +247,7 @@ func (f *fetcher) Proof(ctx context.Context, h *types.Header, addr common.Addres
 			return &LieError{Source: src.Name(), What: fmt.Sprintf("account %s at block %d", addr, h.Number), Err: err}
 		}
 		out = &chain.AccountProof{Account: a, AccountNodes: p.Account, Values: vs, StorageNodes: p.Storage}
+		f.proven.store(h.Root, addr, copyAccount(a), slots, vs)
 		return nil
 	})
 	return out, err
@@ -227,6 +296,9 @@ func (f *fetcher) Code(ctx context.Context, h *types.Header, addr common.Address
 	if codeHash == types.EmptyCodeHash || codeHash == (common.Hash{}) {
 		return nil, nil
 	}
+	if code, ok := f.proven.code.Get(codeHash); ok {
+		return code, nil
+	}
 	var out []byte
 	hash := h.Hash()
 	err := f.try(ctx, fmt.Sprintf("the code of %s at block %d", addr, h.Number), numberOf(h), func(src Source) error {
@@ -238,6 +310,7 @@ func (f *fetcher) Code(ctx context.Context, h *types.Header, addr common.Address
 			return &LieError{Source: src.Name(), What: fmt.Sprintf("the code of %s", addr), Err: fmt.Errorf("code hashes to %s, the proven account's code hash is %s", got, codeHash)}
 		}
 		out = bytes.Clone(code)
+		f.proven.code.Add(codeHash, out)
 		return nil
 	})
 	return out, err

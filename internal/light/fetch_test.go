@@ -30,9 +30,18 @@ var (
 	logAddr  = common.HexToAddress("0x000000000000000000000000000000000000106")
 )
 
+// callerCode STATICCALLs slotAddr and returns what it returned:
+// PUSH1 32 PUSH1 0 PUSH1 0 PUSH1 0 PUSH20 slotAddr GAS STATICCALL POP
+// PUSH1 32 PUSH1 0 RETURN.
+var (
+	callerCode = append(append(common.FromHex("602060006000600073"), slotAddr.Bytes()...), common.FromHex("5afa5060206000f3")...)
+	callerAddr = common.HexToAddress("0x00000000000000000000000000000000000ca11e")
+)
+
 var stateGenesis = chaingen.GenesisOptions{Accounts: 4, Alloc: types.GenesisAlloc{
-	slotAddr: {Code: slotCode, Balance: big.NewInt(7), Storage: map[common.Hash]common.Hash{common.BigToHash(big.NewInt(1)): common.HexToHash("0xbeef")}},
-	logAddr:  {Code: logCode, Balance: new(big.Int)},
+	slotAddr:   {Code: slotCode, Balance: big.NewInt(7), Storage: map[common.Hash]common.Hash{common.BigToHash(big.NewInt(1)): common.HexToHash("0xbeef")}},
+	logAddr:    {Code: logCode, Balance: new(big.Int)},
+	callerAddr: {Code: callerCode, Balance: new(big.Int)},
 }}
 
 // lyingProxy forwards every call to an honest provider and alters the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -174,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 	for _, src := range sources {
 		l.sync.sources = append(l.sync.sources, &sourceState{src: src})
 	}
-	l.fetch = &fetcher{hc: l.hc, val: val, config: cfg.Genesis.Config(), sources: l.sync}
+	l.fetch = &fetcher{hc: l.hc, val: val, config: cfg.Genesis.Config(), sources: l.sync, proven: newProvenCache()}
 	if cfg.P2P != nil {
 		if err := l.openP2P(); err != nil {
 			l.Close()
@@ -187,7 +188,7 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 		g := cfg.Genesis
 		backend := rpc.Backend{
 			Chain: &rpcChain{hc: l.hc, genesis: g.Block(), config: g.Config(), proc: execution.NewProcessor(g.Config(), g.Pow.BlockReward)},
-			Data:  rpcData{l.fetch},
+			Data:  &rpcData{f: l.fetch, hints: lru.NewCache[string, types.AccessList](1024)},
 			Pool:  &rpcPool{f: l.fetch, timeout: cfg.SourceTimeout, sent: make(map[common.Hash]sentTx)},
 			Net:   rpcNet{l},
 		}

@@ -99,3 +99,8 @@ func (s *p2pSource) SendTransaction(ctx context.Context, tx *types.Transaction) 
 func (s *p2pSource) PendingNonce(context.Context, common.Address) (uint64, error) {
 	return 0, fmt.Errorf("%s: pending nonce: %w", s.Name(), ErrNotFound)
 }
+
+// AccessList is not served over P2P.
+func (s *p2pSource) AccessList(context.Context, common.Hash, map[string]any) (types.AccessList, error) {
+	return nil, fmt.Errorf("%s: access list: %w", s.Name(), ErrNotFound)
+}

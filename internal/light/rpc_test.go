@@ -93,6 +93,8 @@ func TestLightRPCAnswersAsTheFullPeer(t *testing.T) {
 		{"eth_getCode", []any{slotAddr, "latest"}},
 		{"eth_getStorageAt", []any{slotAddr, one, "latest"}},
 		{"eth_call", []any{call, "latest"}},
+		{"eth_call", []any{map[string]any{"to": callerAddr}, "latest"}},
+		{"eth_createAccessList", []any{map[string]any{"from": chaingen.Addr(1), "to": callerAddr}, "latest"}},
 		{"eth_estimateGas", []any{map[string]any{"from": chaingen.Addr(1), "to": logAddr}, "latest"}},
 		{"eth_getBlockByNumber", []any{"0x4", true}},
 		{"eth_getBlockByNumber", []any{"latest", false}},

@@ -48,6 +48,10 @@ type Source interface {
 	TxLocation(ctx context.Context, txHash common.Hash) (common.Hash, uint64, error)
 	// SendTransaction submits a signed transaction.
 	SendTransaction(ctx context.Context, tx *types.Transaction) error
+	// AccessList is the source's eth_createAccessList for a call at the
+	// block hash: only a hint of what to prefetch (every read is proven
+	// anyway), or ErrNotFound when the source cannot say.
+	AccessList(ctx context.Context, hash common.Hash, call map[string]any) (types.AccessList, error)
 	// PendingNonce is the source's view of an account's next nonce with
 	// its pool (unprovable: the light peer takes a majority), or
 	// ErrNotFound when the source cannot say.
@@ -254,6 +258,17 @@ func (s *RPCSource) SendTransaction(ctx context.Context, tx *types.Transaction) 
 	}
 	var hash common.Hash
 	return s.call(ctx, &hash, "eth_sendRawTransaction", hexutil.Bytes(data))
+}
+
+// AccessList asks eth_createAccessList.
+func (s *RPCSource) AccessList(ctx context.Context, hash common.Hash, call map[string]any) (types.AccessList, error) {
+	var res struct {
+		AccessList types.AccessList `json:"accessList"`
+	}
+	if err := s.call(ctx, &res, "eth_createAccessList", call, gethrpc.BlockNumberOrHashWithHash(hash, true)); err != nil {
+		return nil, err
+	}
+	return res.AccessList, nil
 }
 
 // PendingNonce asks eth_getTransactionCount(addr, "pending").

@@ -103,25 +103,49 @@ func (r *proofReader) Storage(addr common.Address, slot common.Hash) (common.Has
 	return values[0], nil
 }
 
-// prefetch proves the given slots of accounts in one request per account
-// (an access list's hint), so a call does not fetch them one by one.
+// prefetch proves the given slots of accounts, one request per account,
+// up to eight at a time (an access list's hint), so a call does not fetch
+// them one by one.
 func (r *proofReader) prefetch(list types.AccessList) {
+	merged := make(map[common.Address][]common.Hash)
+	var order []common.Address
 	for _, t := range list {
-		acct, values, err := r.f.Account(r.ctx, r.header, t.Address, t.StorageKeys)
-		if err != nil {
-			continue // a hint only: the call fetches what it needs
+		if _, ok := merged[t.Address]; !ok {
+			order = append(order, t.Address)
 		}
-		r.mu.Lock()
-		r.accounts[t.Address] = acct
-		if r.storage[t.Address] == nil {
-			r.storage[t.Address] = make(map[common.Hash]common.Hash)
-		}
-		for i, k := range t.StorageKeys {
-			r.storage[t.Address][k] = values[i]
-		}
-		r.mu.Unlock()
+		merged[t.Address] = append(merged[t.Address], t.StorageKeys...)
 	}
+	var wg gosync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, addr := range order {
+		slots := merged[addr]
+		if len(slots) > maxPrefetchSlots {
+			slots = slots[:maxPrefetchSlots]
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(addr common.Address, slots []common.Hash) {
+			defer func() { <-sem; wg.Done() }()
+			acct, values, err := r.f.Account(r.ctx, r.header, addr, slots)
+			if err != nil {
+				return // a hint only: the call fetches what it needs
+			}
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.accounts[addr] = acct
+			if r.storage[addr] == nil {
+				r.storage[addr] = make(map[common.Hash]common.Hash)
+			}
+			for i, k := range slots {
+				r.storage[addr][k] = values[i]
+			}
+		}(addr, slots)
+	}
+	wg.Wait()
 }
+
+// maxPrefetchSlots bounds the slots proven in one prefetch request.
+const maxPrefetchSlots = 256
 
 // Code implements state.ContractCodeReader.
 func (r *proofReader) Code(addr common.Address, codeHash common.Hash) []byte {

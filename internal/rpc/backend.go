@@ -58,6 +58,13 @@ type Data interface {
 	ProofWindow() uint64
 }
 
+// CallPrefetcher is an optional capability of Data: before a call runs on
+// st (from Data.State), fetch at once what it will read. A light peer
+// otherwise proves each read on demand, one round trip at a time.
+type CallPrefetcher interface {
+	PrefetchCall(ctx context.Context, st *state.StateDB, h *types.Header, args CallArgs)
+}
+
 // FullChain is a full peer's chain: headers, and all the data in its own
 // database.
 type FullChain interface {

@@ -144,11 +144,16 @@ func (api *ethAPI) evmBudget(ctx context.Context) (context.Context, context.Canc
 
 // run executes msg on st at header until ctx ends.
 func (api *ethAPI) run(ctx context.Context, msg *core.Message, noBaseFee bool, st *state.StateDB, header *types.Header) (*core.ExecutionResult, error) {
+	return api.runWith(ctx, msg, vm.Config{NoBaseFee: noBaseFee}, st, header)
+}
+
+// runWith is run with an EVM configuration (a tracer).
+func (api *ethAPI) runWith(ctx context.Context, msg *core.Message, vmCfg vm.Config, st *state.StateDB, header *types.Header) (*core.ExecutionResult, error) {
 	if ctx.Err() != nil {
 		return nil, errExecutionAborted
 	}
 	proc := api.b.Chain.Processor()
-	evm := vm.NewEVM(proc.BlockContext(header, api.b.Chain), st, api.config, vm.Config{NoBaseFee: noBaseFee})
+	evm := vm.NewEVM(proc.BlockContext(header, api.b.Chain), st, api.config, vmCfg)
 	defer evm.Release()
 	evm.SetTxContext(core.NewEVMTxContext(msg))
 	stop := context.AfterFunc(ctx, evm.Cancel)

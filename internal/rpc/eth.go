@@ -518,6 +518,7 @@ func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNu
 		if err := overrides.apply(st); err != nil {
 			return nil, err
 		}
+		api.prefetch(ctx, st, header, args)
 		res, err := api.doCall(ctx, args, st, header, false)
 		if cerr := check(); cerr != nil {
 			return nil, api.stateError(header.Number.Uint64(), cerr)
@@ -542,12 +543,21 @@ func (api *ethAPI) EstimateGas(ctx context.Context, args CallArgs, bnh *gethrpc.
 		if err := overrides.apply(st); err != nil {
 			return 0, err
 		}
+		api.prefetch(ctx, st, header, args)
 		gas, err := api.estimateGas(ctx, args, st, header)
 		if cerr := check(); cerr != nil {
 			return 0, api.stateError(header.Number.Uint64(), cerr)
 		}
 		return hexutil.Uint64(gas), err
 	})
+}
+
+// prefetch lets a Data that can (a light peer's) fetch what a call will
+// read before it runs.
+func (api *ethAPI) prefetch(ctx context.Context, st *state.StateDB, h *types.Header, args CallArgs) {
+	if pf, ok := api.b.Data.(CallPrefetcher); ok {
+		pf.PrefetchCall(ctx, st, h, args)
+	}
 }
 
 // netAPI is the net_ namespace.

@@ -308,7 +308,7 @@ var methodCosts = costTable(map[int][]string{
 		"eth_newPendingTransactionFilter", "eth_subscribe", "peerchain_getRawReceipts"},
 	10: {"eth_sendRawTransaction", "peerchain_getRawHeaders"},
 	20: {"eth_call", "eth_getProof", "eth_getLogs", "eth_getFilterLogs"},
-	40: {"eth_estimateGas"},
+	40: {"eth_estimateGas", "eth_createAccessList"},
 })
 
 func costTable(tiers map[int][]string) map[string]int {
