@@ -83,6 +83,15 @@ func (e *proxyEth) GetCode(ctx context.Context, a json.RawMessage, b json.RawMes
 func (e *proxyEth) GetTransactionByHash(ctx context.Context, h json.RawMessage) (json.RawMessage, error) {
 	return e.forward(ctx, "getTransactionByHash", h)
 }
+func (e *proxyEth) Call(ctx context.Context, c json.RawMessage, b json.RawMessage) (json.RawMessage, error) {
+	return e.forward(ctx, "call", c, b)
+}
+func (e *proxyEth) CreateAccessList(ctx context.Context, c json.RawMessage, b json.RawMessage) (json.RawMessage, error) {
+	return e.forward(ctx, "createAccessList", c, b)
+}
+func (e *proxyEth) GetTransactionCount(ctx context.Context, a json.RawMessage, b json.RawMessage) (json.RawMessage, error) {
+	return e.forward(ctx, "getTransactionCount", a, b)
+}
 func (p *proxyPeerchain) GetRawHeaders(ctx context.Context, s, c json.RawMessage) (json.RawMessage, error) {
 	return p.forward(ctx, "getRawHeaders", s, c)
 }

@@ -63,6 +63,15 @@ func TestLightRPCAnswersAsTheFullPeer(t *testing.T) {
 			return out
 		},
 		"eth_getTransactionByHash": func(json.RawMessage) json.RawMessage { return json.RawMessage("null") },
+		// The light peer runs calls itself: a source's eth_call answer is
+		// never taken, and its access list is only a hint of what to prove.
+		"eth_call": func(json.RawMessage) json.RawMessage {
+			return json.RawMessage(`"0x00000000000000000000000000000000000000000000000000000000000bad00"`)
+		},
+		"eth_createAccessList": func(json.RawMessage) json.RawMessage {
+			return json.RawMessage(`{"accessList":[{"address":"0x000000000000000000000000000000000000dead","storageKeys":["0x00000000000000000000000000000000000000000000000000000000000000ff"]}],"gasUsed":"0x1"}`)
+		},
+		"eth_getTransactionCount": func(json.RawMessage) json.RawMessage { return json.RawMessage(`"0x0"`) },
 	})
 	l := startLight(t, Config{Providers: []string{lie.url, p.url}, Genesis: mustGenesis(t, stateGenesis)})
 	waitFor(t, 20*time.Second, "the light peer to sync", func() bool { return l.Headers().CurrentHeader().Number.Uint64() == 14 })
