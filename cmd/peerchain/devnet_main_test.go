@@ -39,6 +39,11 @@ func TestDevnetFlagErrors(t *testing.T) {
 		{[]string{"--miners", "5"}, "--miners 5: must be between 0 and --nodes (4)"},
 		{[]string{"--nodes", "3", "--miners", "-1"}, "--miners -1"},
 		{[]string{"--nodes", "four"}, `invalid argument "four" for "--nodes"`},
+		{[]string{"--providers", "5"}, "--providers 5: must be between 0 and --nodes (4)"},
+		{[]string{"--light", "33"}, "--light 33: a devnet has 0 to 32 light peers"},
+		{[]string{"--light", "-1"}, "--light -1: a devnet has 0 to 32 light peers"},
+		{[]string{"--liar"}, "--liar without --light: the liar lies to light peers, and there are none; add --light 1 or more"},
+		{[]string{"--nodes", "0", "--light", "1"}, "--light 1 with --nodes 0: a light peer needs at least one full peer to ask"},
 		{[]string{"kill"}, "accepts 1 arg(s), received 0"},
 		{[]string{"restart", "peer0", "peer1"}, "accepts 1 arg(s), received 2"},
 		{[]string{"partition", "peer0,peer1"}, "requires at least 2 arg(s)"},
@@ -62,7 +67,9 @@ func TestDevnetHelpShowsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"--nodes int", "(default 4)", "--miners int", "(default 2)",
-		filepath.Join(".peerchain", "devnet") + `")`, "--reset", "--quiet", "kill", "restart", "partition", "heal", "status"} {
+		filepath.Join(".peerchain", "devnet") + `")`, "--reset", "--quiet", "kill", "restart", "partition", "heal", "status",
+		"--providers int", "--light int", "(0 to 32; default 0, none)", "--liar", "needs --light; default off", "--light-args",
+		"peerchain devnet --nodes 3 --miners 1 --providers 1 --light 2 --liar"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("devnet --help lacks %q:\n%s", want, out)
 		}

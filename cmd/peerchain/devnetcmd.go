@@ -37,7 +37,26 @@ While it runs, from another terminal:
   peerchain devnet heal                # join it again: the heaviest chain wins
   peerchain devnet status              # every peer's head
 
-Each peer's JSON-RPC URL is in the table and in devnet.json.`,
+Each peer's JSON-RPC URL is in the table and in devnet.json.
+
+Light peers and lies (--light, --providers, --liar):
+
+  peerchain devnet --nodes 3 --miners 1 --providers 1 --light 2 --liar
+
+runs peer2 as a public provider (--provider: method allow-list, rate limits;
+the last --providers full peers are the providers), two light peers (light0,
+light1: peerchain light asking the providers' RPC URLs, or every full peer's
+when --providers is 0, and every full peer over P2P) and a liar: a JSON-RPC
+proxy this command serves on 127.0.0.1, in front of the first provider, that
+alters proofs, code, receipts, transactions and block bodies. Every light peer
+asks the liar first, catches its lies against its verified headers, drops it
+(logging "Dropped a source" with the evidence) and answers from an honest
+source. The live status line asks each light peer for a balance, so the liar
+is asked, and caught, without you doing anything.
+
+kill and restart work on light peers too. A partition splits the full peers
+only: light peers keep asking every source, and providers (no admin_ RPC) are
+refused by the peers of the other groups, so the providers must share a group.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, "text")
@@ -56,11 +75,15 @@ Each peer's JSON-RPC URL is in the table and in devnet.json.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Nodes, "nodes", devnet.DefaultNodes, fmt.Sprintf("number of peers (1 to %d)", devnet.MaxNodes))
+	f.IntVar(&cfg.Nodes, "nodes", devnet.DefaultNodes, fmt.Sprintf("number of full peers (1 to %d)", devnet.MaxNodes))
 	f.IntVar(&cfg.Miners, "miners", devnet.DefaultMiners, "how many of the peers mine (at most --nodes)")
+	f.IntVar(&cfg.Providers, "providers", 0, "how many full peers run as public providers (--provider): the last ones; their RPC URLs are the light peers' providers (0 to --nodes; default 0, none)")
+	f.IntVar(&cfg.Light, "light", 0, fmt.Sprintf("number of light peers, asking the providers (every full peer when --providers is 0) and every full peer over P2P (0 to %d; default 0, none)", devnet.MaxLight))
+	f.BoolVar(&cfg.Liar, "liar", false, "serve a lying provider in front of the first provider, asked first by every light peer, to watch its lies caught (needs --light; default off)")
 	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
 	f.BoolVar(&cfg.Quiet, "quiet", false, "print the peer table but no live status lines")
-	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every peer, e.g. --node-args=--miner.threads=2")
+	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every full peer, e.g. --node-args=--miner.threads=2")
+	f.StringSliceVar(&cfg.LightArgs, "light-args", nil, "extra flags for every light peer, e.g. --light-args=--source.dropduration=1m")
 	f.StringVar(&logLevel, "log.level", "warn", "log level of the supervisor: debug, info, warn or error")
 	cmd.PersistentFlags().StringVar(&dir, "dir", defaultDevnetDir(), "devnet directory: peers' data dirs, devnet.json, control socket")
 
@@ -134,13 +157,30 @@ func newDevnetStatusCmd(dial func() (*devnet.Client, error)) *cobra.Command {
 				return enc.Encode(st)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tALIVE\tPID\tHEAD\tHASH\tPEERS\tMINER\tRPC")
+			fmt.Fprintln(w, "NAME\tKIND\tALIVE\tPID\tHEAD\tHASH\tPEERS\tMINER\tRPC\tLIES")
 			for _, p := range st {
-				fmt.Fprintf(w, "%s\t%v\t%d\t%d\t%s\t%d\t%v\t%s\n", p.Name, p.Alive, p.PID, p.Head, p.HeadHash.TerminalString(), p.Peers, p.Miner, p.RPC)
+				if p.Kind == devnet.KindLiar {
+					fmt.Fprintf(w, "%s\t%s\t%v\t-\t-\t-\t-\t-\t%s\tfronts %s, caught %d×\n", p.Name, p.Kind, p.Alive, p.RPC, p.Fronts, p.Caught)
+					continue
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%d\t%s\t%d\t%v\t%s\t%s\n", p.Name, p.Kind, p.Alive, p.PID, p.Head, p.HeadHash.TerminalString(), p.Peers, p.Miner, p.RPC, dropsNote(p))
 			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// dropsNote tells, for a light peer, the sources it dropped and the latest
+// evidence; "-" for a full peer.
+func dropsNote(p devnet.PeerStatus) string {
+	switch {
+	case p.Kind != devnet.KindLight:
+		return "-"
+	case p.LastDrop == nil:
+		return "dropped none"
+	default:
+		return fmt.Sprintf("dropped %d, last %s: %s", p.Dropped, p.LastDrop.Source, p.LastDrop.Evidence)
+	}
 }

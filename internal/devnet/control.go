@@ -134,19 +134,27 @@ func (s *Supervisor) Partition(ctx context.Context, groups [][]string) error {
 }
 
 // checkGroups enforces the partition rules: two groups or more, none
-// empty, every peer named once.
+// empty, every full peer named once, no light peer or liar, and the
+// providers in one group (they serve no admin_ RPC, so only the others can
+// refuse them: two providers on different sides would stay connected).
 func (s *Supervisor) checkGroups(groups [][]string) error {
 	if len(groups) < 2 {
 		return fmt.Errorf("a partition needs at least two groups, got %d", len(groups))
 	}
 	seen := make(map[string]int)
+	providerGroup, provider := -1, ""
 	for gi, g := range groups {
 		if len(g) == 0 {
 			return fmt.Errorf("group %d is empty: every group needs at least one peer", gi+1)
 		}
 		for _, name := range g {
-			if _, err := s.peer(name); err != nil {
+			p, err := s.peer(name)
+			if err != nil {
 				return fmt.Errorf("group %d: %w", gi+1, err)
+			}
+			info := s.infoOf(p)
+			if !info.full() {
+				return fmt.Errorf("group %d: %s is a light peer: a partition splits the full peers, and light peers keep asking every source", gi+1, name)
 			}
 			if prev, ok := seen[name]; ok {
 				if prev == gi {
@@ -155,26 +163,36 @@ func (s *Supervisor) checkGroups(groups [][]string) error {
 				return fmt.Errorf("%s is in group %d and group %d: a peer belongs to exactly one group", name, prev+1, gi+1)
 			}
 			seen[name] = gi
+			if info.Kind == KindProvider {
+				if providerGroup >= 0 && providerGroup != gi {
+					return fmt.Errorf("providers %s (group %d) and %s (group %d) are on different sides: a provider serves no admin_ RPC, so only the other peers can refuse it, and two providers would stay connected; put the providers in one group", provider, providerGroup+1, name, gi+1)
+				}
+				providerGroup, provider = gi, name
+			}
 		}
 	}
 	var missing []string
 	for _, p := range s.procs() {
-		if _, ok := seen[p.info.Name]; !ok {
-			missing = append(missing, p.info.Name)
+		if info := s.infoOf(p); info.full() {
+			if _, ok := seen[info.Name]; !ok {
+				missing = append(missing, info.Name)
+			}
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("every peer must be in a group; left out: %s", strings.Join(missing, ", "))
+		return fmt.Errorf("every full peer must be in a group; left out: %s", strings.Join(missing, ", "))
 	}
 	return nil
 }
 
-// applyPartition tells each alive peer of targets to refuse the peers
-// outside its group; with replace, to forget the blocks of an earlier
-// partition first. admin_blockPeers adds to a peer's blocked set, so a new
-// partition over an old one would otherwise keep the old cuts too. Each
-// peer is unblocked and blocked again in turn, so that no pair cut by both
-// partitions is ever allowed by both sides at once.
+// applyPartition tells each alive full peer of targets that is not a
+// provider to refuse the full peers (providers included) outside its
+// group; with replace, to forget the blocks of an earlier partition first.
+// admin_blockPeers adds to a peer's blocked set, so a new partition over an
+// old one would otherwise keep the old cuts too. Each peer is unblocked and
+// blocked again in turn, so that no pair cut by both partitions is ever
+// allowed by both sides at once. Light peers and providers are told
+// nothing: neither serves admin_blockPeers.
 func (s *Supervisor) applyPartition(ctx context.Context, groups [][]string, targets []*proc, replace bool) error {
 	group := make(map[string]int)
 	for gi, g := range groups {
@@ -182,17 +200,22 @@ func (s *Supervisor) applyPartition(ctx context.Context, groups [][]string, targ
 			group[n] = gi
 		}
 	}
-	all := s.procs()
+	var full []Peer
+	for _, p := range s.procs() {
+		if info := s.infoOf(p); info.full() {
+			full = append(full, info)
+		}
+	}
 	var errs []error
 	for _, p := range targets {
 		info := s.infoOf(p)
-		if !info.Alive {
+		if !info.Alive || info.Kind != KindFull {
 			continue // a restart applies the partition to it
 		}
 		others := []string{}
-		for _, o := range all {
-			if group[o.info.Name] != group[info.Name] {
-				others = append(others, o.info.ID)
+		for _, o := range full {
+			if group[o.Name] != group[info.Name] {
+				others = append(others, o.ID)
 			}
 		}
 		var ok bool
@@ -209,15 +232,16 @@ func (s *Supervisor) applyPartition(ctx context.Context, groups [][]string, targ
 	return errors.Join(errs...)
 }
 
-// Heal lifts the partition: every alive peer accepts every other again and
-// reconnects to its bootnodes. A peer that is down has forgotten its blocks.
+// Heal lifts the partition: every alive full peer accepts every other
+// again and reconnects to its bootnodes (providers among them, which were
+// told nothing). A peer that is down has forgotten its blocks.
 func (s *Supervisor) Heal(ctx context.Context) error {
 	s.ops.Lock()
 	defer s.ops.Unlock()
 	var errs []error
 	for _, p := range s.procs() {
 		info := s.infoOf(p)
-		if !info.Alive {
+		if !info.Alive || info.Kind != KindFull {
 			continue
 		}
 		var ok bool
@@ -240,13 +264,30 @@ type PeerStatus struct {
 	Peer
 	Head     uint64      `json:"head"`
 	HeadHash common.Hash `json:"headHash"`
-	Peers    uint64      `json:"peers"`
-	Err      string      `json:"error,omitempty"`
+	// Peers is a full peer's connected peers, a light peer's sources in
+	// use (net_peerCount).
+	Peers uint64 `json:"peers"`
+	Err   string `json:"error,omitempty"`
+	// Dropped is how many times a light peer dropped a source since the
+	// devnet started (its log says so, with the evidence), LastDrop the
+	// latest.
+	Dropped  int   `json:"dropped,omitempty"`
+	LastDrop *Drop `json:"lastDrop,omitempty"`
+	// Caught is, for the liar, how many times the light peers dropped it.
+	Caught int `json:"caught,omitempty"`
 }
 
 // Status asks every alive peer, at once, for its head (eth_getBlockByNumber
-// "latest") and its peer count (net_peerCount).
+// "latest") and its peer count (net_peerCount), and reads the light peers'
+// logs for the sources they dropped; the liar, last, is asked nothing: it
+// is counted as caught from those logs.
 func (s *Supervisor) Status(ctx context.Context) []PeerStatus {
+	return s.status(ctx, false)
+}
+
+// status is Status; with probe, each light peer is first asked for a dev
+// account's balance, which it proves through its sources (the liar first).
+func (s *Supervisor) status(ctx context.Context, probe bool) []PeerStatus {
 	procs := s.procs()
 	out := make([]PeerStatus, len(procs))
 	var wg sync.WaitGroup
@@ -258,6 +299,9 @@ func (s *Supervisor) Status(ctx context.Context) []PeerStatus {
 		wg.Add(1)
 		go func(st *PeerStatus) {
 			defer wg.Done()
+			if probe && st.Kind == KindLight {
+				s.probeLight(ctx, st.Name, st.RPC)
+			}
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			var head struct {
@@ -277,7 +321,39 @@ func (s *Supervisor) Status(ctx context.Context) []PeerStatus {
 		}(&out[i])
 	}
 	wg.Wait()
+	s.mu.Lock()
+	var liar *PeerStatus
+	if s.mu.liar != nil {
+		liar = &PeerStatus{Peer: *s.mu.liar}
+	}
+	s.mu.Unlock()
+	for i, p := range procs {
+		if p.drops == nil {
+			continue
+		}
+		d := p.drops.poll()
+		out[i].Dropped, out[i].LastDrop = d.total, d.last
+		if liar != nil {
+			liar.Caught += d.bySource[liar.RPC]
+		}
+	}
+	if liar != nil {
+		out = append(out, *liar)
+	}
 	return out
+}
+
+// probeLight asks a light peer for dev account 0's balance, which it
+// proves through its sources in turn, the liar first: the answer does not
+// matter, being asked does. A light peer that cannot prove it in time is
+// no news (its head call says whether it answers at all).
+func (s *Supervisor) probeLight(ctx context.Context, name, url string) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var bal hexutil.Big
+	if err := call(ctx, url, &bal, "eth_getBalance", s.probe, "latest"); err != nil {
+		s.log.Debug("A light peer could not prove a balance", "name", name, "err", err)
+	}
 }
 
 // call makes one JSON-RPC call to a peer.

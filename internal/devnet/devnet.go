@@ -1,7 +1,12 @@
 // Package devnet runs a network of peerchain peers on one machine: N
 // processes of the same binary on 127.0.0.1, each with its own data dir,
 // ports and peer key, bootstrapped to each other, the first M of them
-// mining. It owns the peers' processes, <dir>/devnet.json (what runs where)
+// mining. The last P of them may serve as public providers (`--provider`),
+// L light peers (`peerchain light`) may ask the providers and every full
+// peer, and a liar (a JSON-RPC proxy the supervisor serves itself, in
+// front of an honest provider, altering what light peers check) may be
+// asked first by every light peer, so that its lies are seen caught. It
+// owns the peers' processes, the liar, <dir>/devnet.json (what runs where)
 // and the control socket <dir>/devnet.sock through which `peerchain devnet
 // kill`, `restart`, `partition`, `heal` and `status` act on a running devnet.
 //
@@ -17,6 +22,10 @@
 // A partition is made by the peers themselves: each is told (admin_ RPC,
 // served on loopback only) to refuse the peer ids outside its group, so the
 // devnet needs no privileges. The network-namespace tests cut real links.
+// A partition splits the full peers only: providers serve no admin_ RPC, so
+// the peers of the other groups refuse them (and two providers must share a
+// group); light peers keep every source and follow the heaviest chain any
+// of them shows.
 //
 // devnet imports only params, wallet and p2p (for peer keys) of peerchain;
 // it never imports node: peers are separate processes, driven through their
@@ -25,6 +34,7 @@ package devnet
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -38,7 +48,25 @@ const (
 	DefaultNodes  = 4
 	DefaultMiners = 2
 	MaxNodes      = 32
+	MaxLight      = 32
 )
+
+// The kinds of peer in devnet.json.
+const (
+	// KindFull is a full peer (`peerchain node`) on loopback with the
+	// whole API.
+	KindFull = "full"
+	// KindProvider is a full peer run with --provider: the public RPC
+	// (method allow-list, rate limits, no admin_), here on loopback.
+	KindProvider = "provider"
+	// KindLight is a light peer (`peerchain light`).
+	KindLight = "light"
+	// KindLiar is the lying JSON-RPC proxy the supervisor serves itself.
+	KindLiar = "liar"
+)
+
+// LiarName is the liar's name in the table, devnet.json and the status.
+const LiarName = "liar"
 
 // maxSocketPath is the longest path a unix socket can be bound to on Linux
 // (108 bytes of sun_path, one of them the terminating NUL).
@@ -60,12 +88,31 @@ type Config struct {
 	// each paying dev account i of params.DevMnemonic. The CLI's default
 	// is DefaultMiners.
 	Miners int
+	// Providers is how many full peers run with --provider, 0 to Nodes:
+	// the last ones, peer{Nodes-Providers} … peer{Nodes-1}, so that with
+	// Providers ≤ Nodes-Miners none of them mines (one that does still
+	// works: a provider may mine). Their RPC URLs are the light peers'
+	// providers. Default 0.
+	Providers int
+	// Light is how many light peers run, 0 to MaxLight, each named
+	// lightI, asking the providers (every full peer's RPC when Providers
+	// is 0) and every full peer over P2P (--bootnodes, no DHT). It needs
+	// at least one full peer. Default 0.
+	Light int
+	// Liar serves a lying provider on 127.0.0.1: a JSON-RPC proxy in
+	// front of the light peers' first provider that alters what it
+	// forwards (see Liar). Every light peer asks it first. It needs
+	// Light ≥ 1.
+	Liar bool
 	// Reset wipes Dir first; otherwise the chains, keys and ports of an
 	// earlier devnet in Dir are kept and continued.
 	Reset bool
-	// NodeArgs are appended to every peer's command line (e.g. --genesis
-	// FILE in tests).
+	// NodeArgs are appended to every full peer's command line (e.g.
+	// --genesis FILE in tests).
 	NodeArgs []string
+	// LightArgs are appended to every light peer's command line (e.g. the
+	// same --genesis FILE).
+	LightArgs []string
 	// Out receives the peer table and the live status lines. Default:
 	// discarded.
 	Out io.Writer
@@ -91,11 +138,23 @@ func DefaultDir() string {
 }
 
 func (c *Config) validate() error {
+	if c.Light > 0 && c.Nodes < 1 {
+		return fmt.Errorf("--light %d with --nodes %d: a light peer needs at least one full peer to ask", c.Light, c.Nodes)
+	}
 	if c.Nodes < 1 || c.Nodes > MaxNodes {
 		return fmt.Errorf("--nodes %d: a devnet has 1 to %d peers", c.Nodes, MaxNodes)
 	}
 	if c.Miners < 0 || c.Miners > c.Nodes {
 		return fmt.Errorf("--miners %d: must be between 0 and --nodes (%d)", c.Miners, c.Nodes)
+	}
+	if c.Providers < 0 || c.Providers > c.Nodes {
+		return fmt.Errorf("--providers %d: must be between 0 and --nodes (%d): providers are full peers run with --provider", c.Providers, c.Nodes)
+	}
+	if c.Light < 0 || c.Light > MaxLight {
+		return fmt.Errorf("--light %d: a devnet has 0 to %d light peers", c.Light, MaxLight)
+	}
+	if c.Liar && c.Light == 0 {
+		return errors.New("--liar without --light: the liar lies to light peers, and there are none; add --light 1 or more")
 	}
 	if c.Dir == "" {
 		c.Dir = DefaultDir()
@@ -130,22 +189,34 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Peer describes one peer in devnet.json.
+// Peer describes one peer in devnet.json: the full peers (peer0 …), then
+// the light peers (light0 …), then the liar.
 type Peer struct {
-	Name     string   `json:"name"`
+	Name string `json:"name"`
+	// Kind is KindFull, KindProvider, KindLight or KindLiar (a devnet.json
+	// written before kinds existed has none: every peer was full).
+	Kind string `json:"kind"`
+	// PID is 0 for the liar: the supervisor serves it.
 	PID      int      `json:"pid"`
 	Alive    bool     `json:"alive"`
 	RPC      string   `json:"rpc"`
-	WS       string   `json:"ws"`
-	ID       string   `json:"peerId"`
-	P2P      []string `json:"p2p"`
-	DataDir  string   `json:"dataDir"`
+	WS       string   `json:"ws,omitempty"`
+	ID       string   `json:"peerId,omitempty"`
+	P2P      []string `json:"p2p,omitempty"`
+	DataDir  string   `json:"dataDir,omitempty"`
 	Log      string   `json:"log"`
 	Miner    bool     `json:"miner"`
 	Coinbase string   `json:"coinbase,omitempty"`
 	RPCPort  int      `json:"rpcPort"`
-	P2PPort  int      `json:"p2pPort"`
+	P2PPort  int      `json:"p2pPort,omitempty"`
+	// Providers are the URLs a light peer asks, in order (the liar first).
+	Providers []string `json:"providers,omitempty"`
+	// Fronts names the peer whose answers the liar forwards, altered.
+	Fronts string `json:"fronts,omitempty"`
 }
+
+// full reports whether p is a full peer (a provider is one).
+func (p *Peer) full() bool { return p.Kind == KindFull || p.Kind == KindProvider || p.Kind == "" }
 
 // State is the content of devnet.json.
 type State struct {

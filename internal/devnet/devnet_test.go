@@ -25,6 +25,12 @@ func TestConfigErrors(t *testing.T) {
 		{Config{Dir: t.TempDir(), Nodes: 3, Miners: 4}, "--miners 4: must be between 0 and --nodes (3)"},
 		{Config{Dir: t.TempDir(), Nodes: 3, Miners: -1}, "--miners -1"},
 		{Config{Dir: long, Nodes: 1}, "over the 107 a unix socket allows"},
+		{Config{Dir: t.TempDir(), Light: 2}, "--light 2 with --nodes 0: a light peer needs at least one full peer to ask"},
+		{Config{Dir: t.TempDir(), Nodes: 2, Providers: 3}, "--providers 3: must be between 0 and --nodes (2)"},
+		{Config{Dir: t.TempDir(), Nodes: 2, Providers: -1}, "--providers -1: must be between 0 and --nodes (2)"},
+		{Config{Dir: t.TempDir(), Nodes: 1, Light: 33}, "--light 33: a devnet has 0 to 32 light peers"},
+		{Config{Dir: t.TempDir(), Nodes: 1, Light: -1}, "--light -1: a devnet has 0 to 32 light peers"},
+		{Config{Dir: t.TempDir(), Nodes: 1, Liar: true}, "--liar without --light: the liar lies to light peers, and there are none"},
 	} {
 		if _, err := New(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want %q", c.cfg, err, c.want)

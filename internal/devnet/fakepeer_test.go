@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -23,7 +25,10 @@ import (
 // The supervisor's tests run this test binary as their peers: with
 // fakePeerEnv set it is a fake `peerchain node` that answers the few RPC
 // methods the supervisor calls and writes the peer ids it is told to block
-// to <datadir>/blocked.json, so a test can see what each peer was told.
+// to <datadir>/blocked.json, so a test can see what each peer was told; or
+// a fake `peerchain light` that, asked for a balance, compares its first
+// provider's eth_getProof answer with its second's and, when they differ,
+// logs the first dropped as a real light peer would.
 const (
 	fakePeerEnv = "PEERCHAIN_DEVNET_FAKE_PEER"
 	// fakeFailEnv names a peer that exits at once, as a bad flag would.
@@ -38,19 +43,23 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakePeer runs `node --datadir D --rpc ADDR ...` until SIGINT or SIGTERM.
+// fakePeer runs `node|light --datadir D --rpc ADDR ...` until SIGINT or
+// SIGTERM.
 func fakePeer(args []string) int {
 	var dataDir, rpcAddr string
+	var providers []string
 	for i := 0; i+1 < len(args); i++ {
 		switch args[i] {
 		case "--datadir":
 			dataDir = args[i+1]
 		case "--rpc":
 			rpcAddr = args[i+1]
+		case "--providers":
+			providers = strings.Split(args[i+1], ",")
 		}
 	}
-	if len(args) == 0 || args[0] != "node" || dataDir == "" || rpcAddr == "" {
-		fmt.Fprintf(os.Stderr, "fake peer: want node --datadir D --rpc ADDR, got %q\n", args)
+	if len(args) == 0 || (args[0] != "node" && args[0] != "light") || dataDir == "" || rpcAddr == "" {
+		fmt.Fprintf(os.Stderr, "fake peer: want node|light --datadir D --rpc ADDR, got %q\n", args)
 		return 2
 	}
 	if os.Getenv(fakeFailEnv) == filepath.Base(dataDir) {
@@ -64,8 +73,12 @@ func fakePeer(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	apis := map[string]any{"eth": fakeEth{}, "net": fakeNet{}, "admin": admin}
+	if args[0] == "light" { // no admin_, and balances checked
+		apis = map[string]any{"eth": &fakeLightEth{providers: providers}, "net": fakeNet{}}
+	}
 	srv := gethrpc.NewServer()
-	for ns, api := range map[string]any{"eth": fakeEth{}, "net": fakeNet{}, "admin": admin} {
+	for ns, api := range apis {
 		if err := srv.RegisterName(ns, api); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -91,6 +104,51 @@ func (fakeEth) BlockNumber() hexutil.Uint64 { return 7 }
 func (fakeEth) ChainId() hexutil.Uint64     { return fakeChainID }
 func (fakeEth) GetBlockByNumber(tag string, full bool) map[string]any {
 	return map[string]any{"number": hexutil.Uint64(7), "hash": common.HexToHash("0xabcdef")}
+}
+
+// fakeProof is the fake full peer's eth_getProof answer.
+func fakeProof() map[string]any {
+	return map[string]any{"address": common.HexToAddress("0x01"), "accountProof": []hexutil.Bytes{{0xf8, 0x51}, {0xe2, 0x10, 0x20}},
+		"balance": "0x7", "storageProof": []any{}}
+}
+
+func (fakeEth) GetProof(addr common.Address, keys []string, block string) map[string]any {
+	return fakeProof()
+}
+
+// fakeLightEth is the fake light peer's eth_.
+type fakeLightEth struct {
+	fakeEth
+	providers []string
+	mu        sync.Mutex
+}
+
+// GetBalance asks the first provider for a proof and checks it against the
+// second's; a first provider that differs is logged dropped, as a light
+// peer logs it (JSON, "Dropped a source", source and evidence).
+func (e *fakeLightEth) GetBalance(ctx context.Context, addr common.Address, block string) (hexutil.Uint64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.providers) < 2 {
+		return 7, nil
+	}
+	var answers [2]json.RawMessage
+	for i, url := range e.providers[:2] {
+		c, err := gethrpc.DialContext(ctx, url)
+		if err != nil {
+			return 0, err
+		}
+		err = c.CallContext(ctx, &answers[i], "eth_getProof", addr, []string{}, block)
+		c.Close()
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", url, err)
+		}
+	}
+	if string(answers[0]) != string(answers[1]) {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Warn(dropMsg, "source", e.providers[0], "for", "10m",
+			"evidence", fmt.Sprintf("%s lied about account %s: proof %s, %s proves %s", e.providers[0], addr, answers[0], e.providers[1], answers[1]))
+	}
+	return 7, nil
 }
 
 type fakeNet struct{}

@@ -1,7 +1,6 @@
 package devnet
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,17 +9,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
-	lpeer "github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/peerchain/peerchain/internal/p2p"
 	"github.com/peerchain/peerchain/internal/params"
 	"github.com/peerchain/peerchain/internal/wallet"
 )
@@ -28,9 +25,9 @@ import (
 // stopGrace is how long a peer has to stop after SIGINT before SIGKILL.
 const stopGrace = 20 * time.Second
 
-// proc is one peer: its fixed description and command line, and the
-// process running it now (if any). info.PID, info.Alive and the fields
-// below args are guarded by Supervisor.mu.
+// proc is one peer process, full or light: its fixed description and
+// command line, and the process running it now (if any). info.PID,
+// info.Alive and the fields below args are guarded by Supervisor.mu.
 type proc struct {
 	info Peer
 	args []string
@@ -38,19 +35,27 @@ type proc struct {
 	done chan struct{} // closed when cmd has exited
 	// stopping marks an exit the supervisor asked for.
 	stopping bool
+	// drops follows a light peer's log for the sources it drops; nil for
+	// a full peer.
+	drops *dropLog
 }
 
 // Supervisor runs a devnet: it starts, watches and stops the peers'
-// processes and carries out the control commands.
+// processes, serves the liar, and carries out the control commands.
 type Supervisor struct {
 	cfg Config
 	log *slog.Logger
+	// probe is the account whose balance the live status asks every light
+	// peer for (dev account 0), so that proofs are fetched, and the
+	// liar asked, without anyone else asking.
+	probe common.Address
 	// ops serialises the control commands, so that, say, two restarts of
 	// one peer cannot start it twice. Taken before mu.
 	ops sync.Mutex
 	mu  struct {
 		sync.Mutex
-		peers     []*proc
+		peers     []*proc // the full peers, then the light peers
+		liar      *Peer   // nil without Config.Liar
 		partition [][]string
 		chainID   uint64
 		// closing refuses new starts once the devnet is stopping.
@@ -66,173 +71,15 @@ func New(cfg Config) (*Supervisor, error) {
 	}
 	s := &Supervisor{cfg: cfg, log: cfg.Logger}
 	s.mu.chainID = params.DevChainID
+	k, err := wallet.DevKey(params.DevMnemonic, 0)
+	if err != nil {
+		return nil, fmt.Errorf("dev account 0: %w", err)
+	}
+	s.probe = crypto.PubkeyToAddress(k.PublicKey)
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
 	return s, nil
-}
-
-// prepare creates every peer's data dir and key and picks its ports,
-// keeping the ports of an earlier devnet in the same dir when they are free.
-func (s *Supervisor) prepare() error {
-	dir := s.cfg.Dir
-	if conn, err := net.Dial("unix", SocketFile(dir)); err == nil {
-		conn.Close()
-		return fmt.Errorf("a devnet is already running in %s (stop it, or use another --dir)", dir)
-	}
-	old, _ := ReadState(dir)
-	if old != nil {
-		if err := s.waitOldPeers(old, stopGrace); err != nil {
-			return err
-		}
-	}
-	if s.cfg.Reset {
-		if err := os.RemoveAll(dir); err != nil {
-			return fmt.Errorf("reset %s: %w", dir, err)
-		}
-		old = nil
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	want := make([]int, 2*s.cfg.Nodes)
-	for i := 0; i < s.cfg.Nodes; i++ {
-		if old != nil && i < len(old.Peers) && old.Peers[i].Name == peerName(i) {
-			want[2*i], want[2*i+1] = old.Peers[i].RPCPort, old.Peers[i].P2PPort
-		}
-	}
-	ports, err := pickPorts(want)
-	if err != nil {
-		return err
-	}
-	for i := 0; i < s.cfg.Nodes; i++ {
-		p, err := s.newPeer(i, ports[2*i], ports[2*i+1])
-		if err != nil {
-			return err
-		}
-		s.mu.peers = append(s.mu.peers, p)
-	}
-	for _, p := range s.mu.peers {
-		p.args = s.nodeArgs(p)
-	}
-	return nil
-}
-
-func peerName(i int) string { return fmt.Sprintf("peer%d", i) }
-
-// newPeer describes peer i; its key is created now so that every peer id
-// is known before any process starts.
-func (s *Supervisor) newPeer(i, rpcPort, p2pPort int) (*proc, error) {
-	name := peerName(i)
-	dir := filepath.Join(s.cfg.Dir, name)
-	key, err := p2p.LoadOrCreateKey(filepath.Join(dir, "p2p", "key"))
-	if err != nil {
-		return nil, fmt.Errorf("peer key of %s: %w", name, err)
-	}
-	id, err := lpeer.IDFromPrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("peer id of %s: %w", name, err)
-	}
-	info := Peer{
-		Name: name, ID: id.String(), DataDir: dir, Log: filepath.Join(dir, "node.log"),
-		RPCPort: rpcPort, P2PPort: p2pPort,
-		RPC: fmt.Sprintf("http://127.0.0.1:%d", rpcPort), WS: fmt.Sprintf("ws://127.0.0.1:%d", rpcPort),
-		P2P: []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", p2pPort, id)},
-	}
-	if i < s.cfg.Miners {
-		k, err := wallet.DevKey(params.DevMnemonic, i)
-		if err != nil {
-			return nil, fmt.Errorf("coinbase of %s (dev account %d): %w", name, i, err)
-		}
-		info.Miner, info.Coinbase = true, crypto.PubkeyToAddress(k.PublicKey).Hex()
-	}
-	return &proc{info: info}, nil
-}
-
-// nodeArgs is p's command line: a full peer on its own ports, bootstrapped
-// to every other peer.
-func (s *Supervisor) nodeArgs(p *proc) []string {
-	var boot []string
-	for _, o := range s.mu.peers {
-		if o != p {
-			boot = append(boot, o.info.P2P...)
-		}
-	}
-	args := []string{"node", "--datadir", p.info.DataDir,
-		"--rpc", fmt.Sprintf("127.0.0.1:%d", p.info.RPCPort),
-		"--p2p", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.info.P2PPort),
-		"--log.format", "json"}
-	if len(boot) > 0 {
-		args = append(args, "--bootnodes", strings.Join(boot, ","))
-	}
-	if p.info.Miner {
-		args = append(args, "--mine", "--miner.coinbase", p.info.Coinbase)
-	}
-	return append(args, s.cfg.NodeArgs...)
-}
-
-// pickPorts returns one TCP port free on 127.0.0.1 for each entry of want:
-// the port asked for when it is free, otherwise (or for 0) a new one. It
-// holds every port until all are picked, so they are distinct.
-func pickPorts(want []int) ([]int, error) {
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	out := make([]int, len(want))
-	for i, port := range want {
-		if port == 0 {
-			continue
-		}
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			held, out[i] = append(held, l), port
-		}
-	}
-	for i := range want {
-		if out[i] != 0 {
-			continue
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free TCP port on 127.0.0.1: %w", err)
-		}
-		held, out[i] = append(held, l), l.Addr().(*net.TCPAddr).Port
-	}
-	return out, nil
-}
-
-// waitOldPeers waits for peers of an earlier devnet in the same dir that
-// still run: their supervisor died and they are stopping (SIGTERM from the
-// kernel), but still hold their databases and ports.
-func (s *Supervisor) waitOldPeers(old *State, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for logged := false; ; logged = true {
-		var running []string
-		for _, p := range old.Peers {
-			if p.PID > 0 && p.DataDir != "" && runsIn(p.PID, p.DataDir) {
-				running = append(running, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))
-			}
-		}
-		if len(running) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("peers of an earlier devnet in %s still run after %s: %s; stop them first", s.cfg.Dir, limit, strings.Join(running, ", "))
-		}
-		if !logged {
-			s.log.Warn("Waiting for the peers of an earlier devnet to stop", "peers", strings.Join(running, ", "))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// runsIn reports whether process pid is a peer with dataDir on its command
-// line (and not a process that reused the pid).
-func runsIn(pid int, dataDir string) bool {
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && bytes.Contains(cmdline, []byte("\x00"+dataDir+"\x00"))
 }
 
 // Run starts every peer and the control socket, prints the peer table once
@@ -246,6 +93,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	ctlCtx, cancelCtl := context.WithCancel(ctx)
 	srv, served := s.serveControl(ctlCtx, ln)
+	stopLiar := func() {}
 	defer func() {
 		s.mu.Lock()
 		s.mu.closing = true
@@ -256,12 +104,18 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		cancel()
 		<-served
 		s.stopAll()
+		stopLiar()
 		_ = os.Remove(SocketFile(s.cfg.Dir))
 		if ctx.Err() != nil {
 			fmt.Fprintln(s.cfg.Out, "Every peer has stopped.")
 		}
 	}()
 
+	// The liar first: the light peers ask it from their start.
+	if stopLiar, err = s.startLiar(); err != nil {
+		stopLiar = func() {}
+		return err
+	}
 	s.mu.Lock()
 	for _, p := range s.mu.peers {
 		if err := s.startLocked(p); err != nil {
@@ -293,6 +147,58 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// startLiar serves the liar on its port, in front of the peer it fronts,
+// each lie it tells logged to its log; the function it returns stops it.
+func (s *Supervisor) startLiar() (func(), error) {
+	s.mu.Lock()
+	liar := s.mu.liar
+	var honest string
+	for _, p := range s.mu.peers {
+		if liar != nil && p.info.Name == liar.Fronts {
+			honest = p.info.RPC
+		}
+	}
+	s.mu.Unlock()
+	if liar == nil {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(liar.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the liar's log: %w", err)
+	}
+	l, err := NewLiar(LiarConfig{Honest: honest, Logger: slog.New(slog.NewJSONHandler(f, nil))})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", liar.RPCPort))
+	if err != nil {
+		l.Close()
+		f.Close()
+		return nil, fmt.Errorf("the liar cannot listen on 127.0.0.1:%d: %w", liar.RPCPort, err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		if err := l.Serve(ln); err != nil {
+			s.log.Error("The liar stopped serving", "err", err)
+		}
+	}()
+	s.mu.Lock()
+	s.mu.liar.Alive = true
+	s.mu.Unlock()
+	s.log.Info("Serving the liar", "rpc", liar.RPC, "fronts", liar.Fronts)
+	return func() {
+		l.Close()
+		<-served
+		f.Close()
+		s.mu.Lock()
+		s.mu.liar.Alive = false
+		s.writeStateLocked()
+		s.mu.Unlock()
+	}, nil
 }
 
 // startLocked launches p's process, its output appended to its log.
@@ -387,6 +293,9 @@ func (s *Supervisor) writeStateLocked() {
 	for _, p := range s.mu.peers {
 		st.Peers = append(st.Peers, p.info)
 	}
+	if s.mu.liar != nil {
+		st.Peers = append(st.Peers, *s.mu.liar)
+	}
 	if err := writeState(st); err != nil {
 		s.log.Error("Cannot write devnet.json", "err", err)
 	}
@@ -406,9 +315,14 @@ func (s *Supervisor) infoOf(p *proc) Peer {
 	return p.info
 }
 
+// peer returns the process named name; the liar is none (the supervisor
+// serves it).
 func (s *Supervisor) peer(name string) (*proc, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.mu.liar != nil && name == s.mu.liar.Name {
+		return nil, fmt.Errorf("%s is the supervisor's own lying proxy, not a peer process: it runs as long as the devnet", name)
+	}
 	names := make([]string, 0, len(s.mu.peers))
 	for _, p := range s.mu.peers {
 		if p.info.Name == name {

@@ -54,6 +54,13 @@ type fakeDevnet struct {
 
 func startFakeDevnet(t *testing.T, nodes int, env ...string) *fakeDevnet {
 	t.Helper()
+	return startFakeDevnetWith(t, Config{Nodes: nodes, Miners: 1, Quiet: true}, env...)
+}
+
+// startFakeDevnetWith runs a supervisor of fake peers configured by cfg
+// (its Binary, Dir, Out and StartTimeout are the test's).
+func startFakeDevnetWith(t *testing.T, cfg Config, env ...string) *fakeDevnet {
+	t.Helper()
 	t.Setenv(fakePeerEnv, "1")
 	for i := 0; i+1 < len(env); i += 2 {
 		t.Setenv(env[i], env[i+1])
@@ -63,7 +70,8 @@ func startFakeDevnet(t *testing.T, nodes int, env ...string) *fakeDevnet {
 		t.Fatal(err)
 	}
 	d := &fakeDevnet{t: t, dir: t.TempDir(), out: new(syncBuffer), ran: make(chan error, 1)}
-	s, err := New(Config{Binary: exe, Dir: d.dir, Nodes: nodes, Miners: 1, Out: d.out, Quiet: true, StartTimeout: 30 * time.Second})
+	cfg.Binary, cfg.Dir, cfg.Out, cfg.StartTimeout = exe, d.dir, d.out, 30*time.Second
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
