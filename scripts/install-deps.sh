@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: Node.js packages for the real-client
-# tests (pinned by test/e2e/package-lock.json), and iproute2 for the
-# network-namespace tests. Idempotent.
+# tests (pinned by test/e2e/package-lock.json: ethers, solc, Anvil for the
+# ots_ comparison, playwright-core and axe-core for the UI tests), Debian's
+# chromium for the UI tests, and iproute2 for the network-namespace tests.
+# Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v gcc >/dev/null || need_apt+=(gcc)
 command -v ip >/dev/null || need_apt+=(iproute2)   # network-namespace tests
+command -v chromium >/dev/null || need_apt+=(chromium)   # UI tests (Playwright drives it)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
