@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 export CGO_ENABLED := 1
 
-.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean
+.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean ui ui-check
 
 all: build
 
@@ -35,7 +35,16 @@ fuzz-ci:
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
-test: deps fmt vet build unit fuzz-ci e2e
+# The web UI (web/, TypeScript + React + Vite) is built into internal/ui/dist,
+# which is committed so that go build needs no npm; ui-check rebuilds it and
+# fails if the committed bundle differs from the sources.
+ui:
+	cd web && npm run build --silent
+
+ui-check: ui
+	@out=$$(git status --porcelain -- internal/ui/dist); if [ -n "$$out" ]; then echo "internal/ui/dist differs from a fresh build of web/ (run make ui and commit it):"; echo "$$out"; exit 1; fi
+
+test: deps ui-check fmt vet build unit fuzz-ci e2e
 
 # The long crash campaign (not part of make test, which kills 12 times): a
 # mining peer that syncs from another and takes transactions is killed with

@@ -2,7 +2,8 @@
 # Installs what the tests need beyond Go: Node.js packages for the real-client
 # tests (pinned by test/e2e/package-lock.json: ethers, solc, Anvil for the
 # ots_ comparison, playwright-core and axe-core for the UI tests), Debian's
-# chromium for the UI tests, and iproute2 for the network-namespace tests.
+# chromium for the UI tests, the web UI's build tools (web/package-lock.json),
+# and iproute2 for the network-namespace tests.
 # Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}"
 fi
 
+if [ -f web/package.json ]; then   # the web UI's build (make ui, ui-check)
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
 if [ -f test/e2e/package.json ]; then
   (cd test/e2e && npm ci --no-audit --no-fund --loglevel=error)
 fi

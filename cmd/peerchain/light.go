@@ -15,6 +15,7 @@ import (
 	"github.com/peerchain/peerchain/internal/light"
 	"github.com/peerchain/peerchain/internal/node"
 	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/ui"
 )
 
 // lightFlags are `peerchain light`'s flags: `peerchain node`'s where they
@@ -22,6 +23,7 @@ import (
 type lightFlags struct {
 	config, datadir, genesis string
 	dev                      bool
+	ui                       bool
 
 	providers []string
 	bootnodes []string
@@ -58,6 +60,7 @@ func (f *lightFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.rpcWSOrigins, "rpc.ws.origins", nil, "browser origins allowed to open a WebSocket from another origin (\"*\" for any)")
 	fs.Uint64Var(&f.rpcGasCap, "rpc.gascap", 50_000_000, "gas cap of eth_call and eth_estimateGas (run locally)")
 	fs.DurationVar(&f.rpcEVMTimeout, "rpc.evmtimeout", 5*time.Second, "time limit of one eth_call, and of all the runs of one eth_estimateGas together")
+	fs.BoolVar(&f.ui, "ui", true, "serve the web UI (wallet, explorer, network view) at GET / on the RPC address; --ui=false turns it off")
 	fs.DurationVar(&f.rpcTimeout, "rpc.timeout", 30*time.Second, "time budget of one HTTP request, a whole batch included")
 	fs.DurationVar(&f.sourceTimeout, "source.timeout", 10*time.Second, "time limit of one request to a source")
 	fs.DurationVar(&f.dropFor, "source.dropduration", 10*time.Minute, "how long a source caught lying, withholding or failing three times in a row is not asked")
@@ -162,6 +165,13 @@ func (f *lightFlags) lightConfig(cmd *cobra.Command) (*light.Config, error) {
 		return nil, fmt.Errorf("--rpc %s: a light peer serves its own user; it listens on loopback only", f.rpcAddr)
 	}
 	cfg.RPC.Addr = f.rpcAddr
+	if f.ui && !cfg.RPCDisabled {
+		h, err := ui.New()
+		if err != nil {
+			return nil, err
+		}
+		cfg.RPC.UI = h
+	}
 	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS
 	cfg.RPC.WSOrigins = f.rpcWSOrigins

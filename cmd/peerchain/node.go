@@ -22,6 +22,7 @@ import (
 
 	"github.com/peerchain/peerchain/internal/node"
 	"github.com/peerchain/peerchain/internal/params"
+	"github.com/peerchain/peerchain/internal/ui"
 	"github.com/peerchain/peerchain/internal/wallet"
 )
 
@@ -31,6 +32,7 @@ const devCoinbase = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 type nodeFlags struct {
 	config, datadir, genesis string
 	dev, mine                bool
+	ui                       bool
 
 	minerThreads  int
 	minerCoinbase string
@@ -138,6 +140,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.providerMinPeers, "provider.minpeers", 1, "least peers for GET /health to answer 200 (none needed with --p2p off)")
 	fs.DurationVar(&f.providerMaxHeadAge, "provider.maxheadage", 2*time.Minute, "oldest head block (by its timestamp) for GET /health to answer 200")
 	fs.Uint64Var(&f.providerProofWindow, "provider.proofwindow", 0, "blocks whose state eth_getProof can prove and reads can reach (default: 1024 with --provider, otherwise 0, the last 128)")
+	fs.BoolVar(&f.ui, "ui", true, "serve the web UI (wallet, explorer, network view) at GET / on the RPC address; --ui=false turns it off")
 	fs.BoolVar(&f.metrics, "metrics", true, "serve Prometheus metrics at GET /metrics on the RPC address (behind its Host check)")
 	fs.Uint64Var(&f.poolPriceLimit, "txpool.pricelimit", 1, "lowest priority fee (wei per gas) the pool accepts")
 	fs.Uint64Var(&f.poolPriceBump, "txpool.pricebump", 10, "fee increase (percent) needed to replace a pending transaction")
@@ -302,6 +305,13 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	}
 	f.providerConfig(cmd, cfg)
 	cfg.RPC.Addr = f.rpcAddr
+	if f.ui && !cfg.RPCDisabled {
+		h, err := ui.New()
+		if err != nil {
+			return nil, err
+		}
+		cfg.RPC.UI = h
+	}
 	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS
 	cfg.RPC.WSOrigins = f.rpcWSOrigins

@@ -36,7 +36,8 @@ var allowed = map[string][]string{
 	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p"},
 	"internal/node":            {"*"},
 	"internal/archtest":        {},
-	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet"},
+	"internal/ui":              {},
+	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet", "internal/ui"},
 	"test/e2e":                 {"*"},
 	"bench":                    {"*"},
 }

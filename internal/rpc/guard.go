@@ -60,6 +60,14 @@ func (s *Server) Handler() http.Handler {
 				s.metrics.handler.ServeHTTP(w, r)
 				return
 			}
+			if s.cfg.UI != nil && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+				if err := s.charge(cl, nil); err != nil {
+					s.tooMany(w, err, nil, false)
+					return
+				}
+				s.cfg.UI.ServeHTTP(w, r)
+				return
+			}
 		}
 		if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			if err := checkOrigin(r, s.cfg.WSOrigins, "--rpc.ws.origins"); err != nil {

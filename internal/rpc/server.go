@@ -205,6 +205,11 @@ type Config struct {
 	// NoMetrics turns GET /metrics off (404). Default false: served, behind
 	// the Host check like everything else.
 	NoMetrics bool
+	// UI serves the web UI at GET / and its assets: every GET or HEAD that
+	// is neither a WebSocket upgrade nor /health or /metrics, behind the
+	// same Host check. The page's own calls are same-origin and need no
+	// --rpc.cors entry. Default nil: no UI.
+	UI http.Handler
 	// Logger. Default: discarded.
 	Logger *slog.Logger
 }
@@ -388,12 +393,14 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 		{"net", &netAPI{b: b}},
 		{"web3", &web3API{}},
 		{"peerchain", &peerchainAPI{b: b}},
+		{"peerchain", &peerchainViewAPI{b: b}},
 	}
 	// A provider's API is the list above and nothing else: a method that
 	// is not registered cannot run.
 	if !cfg.Provider {
 		signer := &signerAPI{eth: eth}
 		apis = append(apis, service{"eth", signer}, service{"personal", &personalAPI{signer: signer}})
+		apis = append(apis, service{"peerchain", &peerchainNetAPI{b: b}}) // names peers: not for providers
 		if isLoopback(cfg.Addr) {
 			apis = append(apis, service{"admin", &adminAPI{b: b}})
 		}
