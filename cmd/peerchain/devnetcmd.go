@@ -18,6 +18,7 @@ func newDevnetCmd() *cobra.Command {
 		cfg      devnet.Config
 		logLevel string
 		dir      string
+		ui       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -37,7 +38,11 @@ While it runs, from another terminal:
   peerchain devnet heal                # join it again: the heaviest chain wins
   peerchain devnet status              # every peer's head
 
-Each peer's JSON-RPC URL is in the table and in devnet.json.
+Each peer's JSON-RPC URL is in the table and in devnet.json, and so is the
+devnet page (page: http://127.0.0.1:PORT/): the graph of the peers and their
+connections, each peer's head, blocks travelling as they propagate, forks drawn
+as branches until they resolve, and buttons for kill, restart, partition and
+heal.
 
 Light peers and lies (--light, --providers, --liar):
 
@@ -63,7 +68,7 @@ refused by the peers of the other groups, so the providers must share a group.`,
 			if err != nil {
 				return err
 			}
-			cfg.Dir, cfg.Logger, cfg.Out = dir, log, cmd.OutOrStdout()
+			cfg.Dir, cfg.Logger, cfg.Out, cfg.NoUI = dir, log, cmd.OutOrStdout(), !ui
 			if !cmd.Flags().Changed("miners") {
 				cfg.Miners = min(cfg.Miners, cfg.Nodes) // --nodes 1 mines on its one peer
 			}
@@ -81,6 +86,8 @@ refused by the peers of the other groups, so the providers must share a group.`,
 	f.IntVar(&cfg.Light, "light", 0, fmt.Sprintf("number of light peers, asking the providers (every full peer when --providers is 0) and every full peer over P2P (0 to %d; default 0, none)", devnet.MaxLight))
 	f.BoolVar(&cfg.Liar, "liar", false, "serve a lying provider in front of the first provider, asked first by every light peer, to watch its lies caught (needs --light; default off)")
 	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
+	f.BoolVar(&ui, "ui", true, "serve the devnet page (the graph of peers, blocks propagating, forks; kill, restart, partition, heal) on 127.0.0.1")
+	f.IntVar(&cfg.UIPort, "ui.port", 0, "port of the devnet page on 127.0.0.1 (default 0: the port of the earlier run in --dir, else a free one)")
 	f.BoolVar(&cfg.Quiet, "quiet", false, "print the peer table but no live status lines")
 	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every full peer, e.g. --node-args=--miner.threads=2")
 	f.StringSliceVar(&cfg.LightArgs, "light-args", nil, "extra flags for every light peer, e.g. --light-args=--source.dropduration=1m")

@@ -302,6 +302,12 @@ func (s *Supervisor) status(ctx context.Context, probe bool) []PeerStatus {
 			if probe && st.Kind == KindLight {
 				s.probeLight(ctx, st.Name, st.RPC)
 			}
+			if s.web != nil { // the page's poller has just asked it
+				if v, ok := s.web.fresh(st.Name, st.PID, time.Now()); ok {
+					st.Head, st.HeadHash, st.Peers = v.Head, v.HeadHash, v.PeerCount
+					return
+				}
+			}
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			var head struct {

@@ -116,6 +116,11 @@ type Config struct {
 	// Out receives the peer table and the live status lines. Default:
 	// discarded.
 	Out io.Writer
+	// NoUI serves no devnet page.
+	NoUI bool
+	// UIPort is the devnet page's port on 127.0.0.1. Default (0): the
+	// port of an earlier devnet in Dir when it is free, else a free one.
+	UIPort int
 	// Quiet prints the table but no live status lines.
 	Quiet bool
 	// Interval is how often the live status line is printed. Default 3s.
@@ -155,6 +160,9 @@ func (c *Config) validate() error {
 	}
 	if c.Liar && c.Light == 0 {
 		return errors.New("--liar without --light: the liar lies to light peers, and there are none; add --light 1 or more")
+	}
+	if c.UIPort < 0 || c.UIPort > 65535 {
+		return fmt.Errorf("--ui.port %d: a TCP port is 0 (pick one) to 65535", c.UIPort)
 	}
 	if c.Dir == "" {
 		c.Dir = DefaultDir()
@@ -225,6 +233,9 @@ type State struct {
 	// Control is the control socket's path.
 	Control string `json:"control"`
 	Peers   []Peer `json:"peers"`
+	// Page is the devnet page's URL, PagePort its port (none with NoUI).
+	Page     string `json:"page,omitempty"`
+	PagePort int    `json:"pagePort,omitempty"`
 	// Partition lists the groups of the partition in force, if any.
 	Partition [][]string `json:"partition,omitempty"`
 }

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 // SIGTERM.
 func fakePeer(args []string) int {
 	var dataDir, rpcAddr string
-	var providers []string
+	var providers, boot []string
 	for i := 0; i+1 < len(args); i++ {
 		switch args[i] {
 		case "--datadir":
@@ -56,6 +56,10 @@ func fakePeer(args []string) int {
 			rpcAddr = args[i+1]
 		case "--providers":
 			providers = strings.Split(args[i+1], ",")
+		case "--bootnodes":
+			for _, a := range strings.Split(args[i+1], ",") {
+				boot = append(boot, a[strings.LastIndex(a, "/")+1:])
+			}
 		}
 	}
 	if len(args) == 0 || (args[0] != "node" && args[0] != "light") || dataDir == "" || rpcAddr == "" {
@@ -73,9 +77,11 @@ func fakePeer(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	apis := map[string]any{"eth": fakeEth{}, "net": fakeNet{}, "admin": admin}
+	chain := newFakeEth()
+	apis := map[string]any{"eth": chain, "net": fakeNet{}, "admin": admin, "fake": chain,
+		"peerchain": &fakePeerchain{admin: admin, boot: boot}}
 	if args[0] == "light" { // no admin_, and balances checked
-		apis = map[string]any{"eth": &fakeLightEth{providers: providers}, "net": fakeNet{}}
+		apis = map[string]any{"eth": &fakeLightEth{fakeEth: chain, providers: providers}, "net": fakeNet{}}
 	}
 	srv := gethrpc.NewServer()
 	for ns, api := range apis {
@@ -98,12 +104,81 @@ func fakePeer(args []string) int {
 	return 0
 }
 
-type fakeEth struct{}
+// fakeBlock is a block of a fake peer's chain: what the supervisor reads.
+type fakeBlock struct {
+	Number     hexutil.Uint64 `json:"number"`
+	Hash       common.Hash    `json:"hash"`
+	ParentHash common.Hash    `json:"parentHash"`
+}
 
-func (fakeEth) BlockNumber() hexutil.Uint64 { return 7 }
-func (fakeEth) ChainId() hexutil.Uint64     { return fakeChainID }
-func (fakeEth) GetBlockByNumber(tag string, full bool) map[string]any {
-	return map[string]any{"number": hexutil.Uint64(7), "hash": common.HexToHash("0xabcdef")}
+// fakeEth is the fake peer's chain: block 7 (hash 0xabcdef) until a test
+// gives it other blocks (fake_setChain).
+type fakeEth struct {
+	mu     sync.Mutex
+	blocks map[common.Hash]fakeBlock
+	head   fakeBlock
+}
+
+func newFakeEth() *fakeEth {
+	head := fakeBlock{Number: 7, Hash: common.HexToHash("0xabcdef")}
+	return &fakeEth{blocks: map[common.Hash]fakeBlock{head.Hash: head}, head: head}
+}
+
+func (e *fakeEth) BlockNumber() hexutil.Uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.head.Number
+}
+
+func (*fakeEth) ChainId() hexutil.Uint64 { return fakeChainID }
+
+func (e *fakeEth) GetBlockByNumber(tag string, full bool) *fakeBlock {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.head
+	return &b
+}
+
+func (e *fakeEth) GetBlockByHash(h common.Hash, full bool) *fakeBlock {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.blocks[h]; ok {
+		return &b
+	}
+	return nil
+}
+
+// SetChain is fake_setChain: the peer learns blocks, the last its head.
+func (e *fakeEth) SetChain(blocks []fakeBlock) (bool, error) {
+	if len(blocks) == 0 {
+		return false, errors.New("no blocks")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, b := range blocks {
+		e.blocks[b.Hash] = b
+	}
+	e.head = blocks[len(blocks)-1]
+	return true, nil
+}
+
+// fakePeerchain is peerchain_peers: connected to its bootnodes but those
+// it was told to block.
+type fakePeerchain struct {
+	admin *fakeAdmin
+	boot  []string
+}
+
+func (p *fakePeerchain) Peers() []map[string]string {
+	p.admin.mu.Lock()
+	defer p.admin.mu.Unlock()
+	out := []map[string]string{}
+	for _, id := range p.boot {
+		if !p.admin.blocked[id] {
+			out = append(out, map[string]string{"id": id})
+		}
+	}
+	return out
 }
 
 // fakeProof is the fake full peer's eth_getProof answer.
@@ -112,13 +187,13 @@ func fakeProof() map[string]any {
 		"balance": "0x7", "storageProof": []any{}}
 }
 
-func (fakeEth) GetProof(addr common.Address, keys []string, block string) map[string]any {
+func (*fakeEth) GetProof(addr common.Address, keys []string, block string) map[string]any {
 	return fakeProof()
 }
 
 // fakeLightEth is the fake light peer's eth_.
 type fakeLightEth struct {
-	fakeEth
+	*fakeEth
 	providers []string
 	mu        sync.Mutex
 }

@@ -41,7 +41,8 @@ func (s *Supervisor) prepare() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	// Two ports (RPC, P2P) for each process, one (RPC) for the liar.
+	// Two ports (RPC, P2P) for each process, one (RPC) for the liar, one
+	// for the devnet page.
 	oldPorts := map[string][2]int{}
 	if old != nil {
 		for _, p := range old.Peers {
@@ -60,9 +61,22 @@ func (s *Supervisor) prepare() error {
 	if s.cfg.Liar {
 		want = append(want, oldPorts[LiarName][0])
 	}
+	if !s.cfg.NoUI {
+		page := s.cfg.UIPort
+		if page == 0 && old != nil {
+			page = old.PagePort
+		}
+		want = append(want, page)
+	}
 	ports, err := pickPorts(want)
 	if err != nil {
 		return err
+	}
+	if !s.cfg.NoUI {
+		s.pagePort = ports[len(ports)-1]
+		if s.cfg.UIPort != 0 && s.pagePort != s.cfg.UIPort {
+			return fmt.Errorf("--ui.port %d: the port is in use; pick another or 0 for any", s.cfg.UIPort)
+		}
 	}
 	for i := 0; i < s.cfg.Nodes; i++ {
 		p, err := s.newPeer(i, ports[2*i], ports[2*i+1])

@@ -49,6 +49,10 @@ type Supervisor struct {
 	// peer for (dev account 0), so that proofs are fetched, and the
 	// liar asked, without anyone else asking.
 	probe common.Address
+	// pagePort is the devnet page's port (0 with Config.NoUI); web polls
+	// the peers for the page and the status line.
+	pagePort int
+	web      *tracker
 	// ops serialises the control commands, so that, say, two restarts of
 	// one peer cannot start it twice. Taken before mu.
 	ops sync.Mutex
@@ -79,6 +83,9 @@ func New(cfg Config) (*Supervisor, error) {
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
+	if !cfg.NoUI {
+		s.web = newTracker(s)
+	}
 	return s, nil
 }
 
@@ -91,8 +98,19 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var pageLn net.Listener
+	if s.web != nil {
+		if pageLn, err = listenPage(s.pagePort); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	ctlCtx, cancelCtl := context.WithCancel(ctx)
 	srv, served := s.serveControl(ctlCtx, ln)
+	stopPage := func() {}
+	if pageLn != nil {
+		stopPage = s.servePageAPI(ctlCtx, pageLn, s.web)
+	}
 	stopLiar := func() {}
 	defer func() {
 		s.mu.Lock()
@@ -103,6 +121,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		_ = srv.Shutdown(sctx)
 		cancel()
 		<-served
+		stopPage()
 		s.stopAll()
 		stopLiar()
 		_ = os.Remove(SocketFile(s.cfg.Dir))
@@ -290,6 +309,9 @@ func (s *Supervisor) stopAll() {
 // writeStateLocked rewrites devnet.json from the peers' state now.
 func (s *Supervisor) writeStateLocked() {
 	st := &State{Dir: s.cfg.Dir, ChainID: s.mu.chainID, Control: SocketFile(s.cfg.Dir), Partition: s.mu.partition}
+	if s.web != nil {
+		st.Page, st.PagePort = s.pageURL(), s.pagePort
+	}
 	for _, p := range s.mu.peers {
 		st.Peers = append(st.Peers, p.info)
 	}
@@ -300,6 +322,9 @@ func (s *Supervisor) writeStateLocked() {
 		s.log.Error("Cannot write devnet.json", "err", err)
 	}
 }
+
+// pageURL is the devnet page's address.
+func (s *Supervisor) pageURL() string { return fmt.Sprintf("http://127.0.0.1:%d/", s.pagePort) }
 
 // procs returns the peers, in order.
 func (s *Supervisor) procs() []*proc {

@@ -34,6 +34,9 @@ func (s *Supervisor) printTable() {
 		fmt.Fprintf(w, "%s\t%s\t-\t%s\t-\t-\tfronts %s (served by this supervisor)\n", l.Name, l.Kind, l.RPC, l.Fronts)
 	}
 	w.Flush()
+	if s.web != nil {
+		fmt.Fprintf(s.cfg.Out, "page:        %s\n", s.pageURL())
+	}
 	fmt.Fprintf(s.cfg.Out, "devnet.json: %s (chain id %d)\n", StateFile(s.cfg.Dir), s.mu.chainID)
 	fmt.Fprintf(s.cfg.Out, "control:     peerchain devnet kill|restart NAME, partition A,B C,D, heal, status --dir %s\n", s.cfg.Dir)
 	if len(light) > 0 {
