@@ -158,7 +158,7 @@ func (t *tracker) step(ctx context.Context, links bool, prev map[string]PeerView
 	now := time.Now()
 	ms := now.UnixMilli()
 	var events []WebEvent
-	var fresh []string // the peers whose head and count are read
+	var fresh []string               // the peers whose head and count are read
 	names := make(map[string]string) // peer id or RPC URL → name
 	for _, info := range infos {
 		names[info.ID], names[info.RPC] = info.Name, info.Name
