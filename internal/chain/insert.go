@@ -134,6 +134,9 @@ func (c *Chain) insertLocked(block *types.Block) (InsertStatus, *HeadEvent, erro
 		if err := chaindb.WriteReceipts(batch, hash, num, res.Receipts); err != nil {
 			return 0, nil, err
 		}
+		if err := c.writeAddrIndex(batch, block, res); err != nil {
+			return 0, nil, err
+		}
 	}
 	if err := chaindb.WriteBlock(batch, block); err != nil {
 		return 0, nil, err
@@ -255,6 +258,9 @@ func (c *Chain) setHead(block *types.Block, meta *chaindb.BlockMeta) (*HeadEvent
 			return nil, err
 		}
 		if err := chaindb.WriteReceipts(batch, b.Hash(), b.NumberU64(), res.Receipts); err != nil {
+			return nil, err
+		}
+		if err := c.writeAddrIndex(batch, b, res); err != nil {
 			return nil, err
 		}
 		if i > 0 {
@@ -397,6 +403,9 @@ func (c *Chain) ensureState(target *types.Header) error {
 			done := *m
 			done.Executed = true
 			if err := chaindb.WriteReceipts(batch, hd.Hash(), hd.Number.Uint64(), res.Receipts); err != nil {
+				return err
+			}
+			if err := c.writeAddrIndex(batch, block, res); err != nil {
 				return err
 			}
 			if err := chaindb.WriteBlockMeta(batch, hd.Hash(), hd.Number.Uint64(), &done); err != nil {

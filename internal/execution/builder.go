@@ -31,7 +31,7 @@ type Builder struct {
 // difficulty, gas limit, base fee, mix digest and the post-London fields
 // filled; roots are filled by Finish) on statedb, the parent's state.
 func (p *Processor) NewBuilder(header *types.Header, statedb *state.StateDB, chain HeaderReader) *Builder {
-	return &Builder{b: p.newBuilder(header, statedb, chain, common.Hash{})}
+	return &Builder{b: p.newBuilder(header, statedb, chain, common.Hash{}, nil)}
 }
 
 // GasLeft is the gas still available in the block.

@@ -166,6 +166,9 @@ type Result struct {
 	ReceiptHash common.Hash
 	// Root is the state root after the block (statedb is not committed).
 	Root common.Hash
+	// Touched lists, per transaction, the addresses it touched (Process
+	// only; the address index is built from it).
+	Touched []TxTouches
 }
 
 // TxError is a transaction a block cannot include.
@@ -192,14 +195,17 @@ func (p *Processor) Process(block *types.Block, statedb *state.StateDB, chain He
 	if err := RecoverSenders(signer, txs); err != nil {
 		return nil, err
 	}
-	b := p.newBuilder(header, statedb, chain, header.Hash())
+	rec := &touchRecorder{txs: make([]TxTouches, 0, len(txs))}
+	b := p.newBuilder(header, statedb, chain, header.Hash(), rec.hooks())
 	defer b.release()
 	for i, tx := range txs {
 		if _, err := b.apply(tx, i); err != nil {
 			return nil, &TxError{Index: i, Hash: tx.Hash(), Err: err}
 		}
 	}
-	return b.finish(), nil
+	res := b.finish()
+	res.Touched = rec.txs
+	return res, nil
 }
 
 // builder runs transactions one by one on top of a block's pre-state.
@@ -216,8 +222,8 @@ type builder struct {
 	logs     []*types.Log
 }
 
-func (p *Processor) newBuilder(header *types.Header, statedb *state.StateDB, chain HeaderReader, hash common.Hash) *builder {
-	evm := p.NewEVM(header, statedb, chain, vm.Config{})
+func (p *Processor) newBuilder(header *types.Header, statedb *state.StateDB, chain HeaderReader, hash common.Hash, hooks *tracing.Hooks) *builder {
+	evm := p.NewEVM(header, statedb, chain, vm.Config{Tracer: hooks})
 	b := &builder{
 		p: p, header: header, hash: hash, statedb: statedb, evm: evm,
 		gp: core.NewGasPool(header.GasLimit), signer: p.Signer(header), rules: evm.GetRules(),
