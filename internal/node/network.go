@@ -77,6 +77,7 @@ var _ rpc.PeerWork = network{}
 type network struct {
 	host   *p2p.Host
 	syncer *sync.Syncer
+	view   *netView
 }
 
 func (w network) PeerCount() int  { return w.host.PeerCount() }
@@ -88,7 +89,10 @@ func (w network) Peers() []rpc.PeerInfo {
 		info := rpc.PeerInfo{
 			ID: p.ID.String(), Addrs: p.Addrs, Direction: "outbound",
 			LatencyMs: float64(p.Latency.Microseconds()) / 1000, UserAgent: p.UserAgent,
+			Protocol: w.host.ProtocolVersion(p.ID),
 		}
+		t := w.host.Traffic(p.ID)
+		info.BytesIn, info.BytesOut, info.RateIn, info.RateOut, info.Mesh = t.BytesIn, t.BytesOut, t.RateIn, t.RateOut, t.Mesh
 		if p.Inbound {
 			info.Direction = "inbound"
 		}
@@ -98,6 +102,7 @@ func (w network) Peers() []rpc.PeerInfo {
 		if h, ok := w.syncer.PeerHead(p.ID); ok {
 			info.Head = &rpc.PeerHeadInfo{Hash: h.Head, Number: hexutil.Uint64(h.Number),
 				TotalDifficulty: (*hexutil.Big)(h.TD), ProvenTotalDifficulty: (*hexutil.Big)(h.ProvenTD)}
+			info.SyncVersion, info.Light = h.Version, h.Light
 		}
 		out = append(out, info)
 	}

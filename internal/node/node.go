@@ -133,6 +133,7 @@ type Node struct {
 	rpc    *rpc.Server
 	host   *p2p.Host
 	syncer *sync.Syncer
+	view   *netView // the network view (network.go)
 }
 
 // New opens every part of the peer; Run starts it.
@@ -190,7 +191,8 @@ func (n *Node) open() error {
 		if err := n.openNetwork(); err != nil {
 			return err
 		}
-		netInfo = network{host: n.host, syncer: n.syncer}
+		n.view = newNetView(n)
+		netInfo = network{host: n.host, syncer: n.syncer, view: n.view}
 	}
 	var minerInfo rpc.Miner
 	if cfg.Mine {
@@ -311,6 +313,9 @@ func (n *Node) Run(ctx context.Context, ready chan<- struct{}) error {
 	g.Go(func() error { return n.pool.Run(gctx) })
 	if n.syncer != nil {
 		g.Go(func() error { return n.syncer.Run(gctx) })
+	}
+	if n.view != nil {
+		g.Go(func() error { return n.view.run(gctx) })
 	}
 	if n.miner != nil {
 		g.Go(func() error { return n.miner.Run(gctx) })

@@ -80,6 +80,7 @@ func (h *Host) startPubSub() error {
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
 		pubsub.WithBlacklist(h.gater),
 		pubsub.WithPeerExchange(true),
+		pubsub.WithRawTracer(h.stats.mesh),
 		pubsub.WithLogger(slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("module", "gossipsub")),
 	)
 	if err != nil {

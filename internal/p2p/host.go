@@ -117,6 +117,7 @@ type Host struct {
 	dht   *dht.IpfsDHT
 	gater *gater
 	peers *peerSet
+	stats *netStats // bytes per peer and protocol, gossip mesh
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -187,6 +188,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
 	g := newGater()
+	stats := newNetStats()
 	h, err := libp2p.New(
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.Listen...),
@@ -200,12 +202,13 @@ func New(cfg Config) (*Host, error) {
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("peerchain"),
 		libp2p.Ping(true),
+		libp2p.BandwidthReporter(stats.bw),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host on %v: %w", cfg.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	hst := &Host{cfg: cfg, log: cfg.Logger, h: h, gater: g, ctx: ctx, cancel: cancel}
+	hst := &Host{cfg: cfg, log: cfg.Logger, h: h, gater: g, stats: stats, ctx: ctx, cancel: cancel}
 	hst.mu.topics = make(map[string]*Topic)
 	hst.mu.local = make(map[peer.ID]peer.AddrInfo)
 	hst.peers = newPeerSet(hst)
@@ -223,6 +226,7 @@ func New(cfg Config) (*Host, error) {
 		}
 		hst.dht = d
 	}
+	hst.startPinger()
 	hst.log.Info("P2P host listening", "id", h.ID(), "addrs", hst.Addrs())
 	return hst, nil
 }

@@ -177,6 +177,18 @@ type PeerInfo struct {
 	LatencyMs float64       `json:"latencyMs"`
 	UserAgent string        `json:"userAgent,omitempty"`
 	Head      *PeerHeadInfo `json:"head,omitempty"`
+	// What the network view adds, where the Network measures it:
+	// libp2p's identify protocol version, our handshake's sync protocol
+	// version, a light peer's mark, bytes moved (totals and moving rates
+	// in bytes/s) and the gossip topics whose mesh holds the peer.
+	Protocol    string   `json:"protocol,omitempty"`
+	SyncVersion uint64   `json:"syncVersion,omitempty"`
+	Light       bool     `json:"light,omitempty"`
+	BytesIn     uint64   `json:"bytesIn"`
+	BytesOut    uint64   `json:"bytesOut"`
+	RateIn      float64  `json:"rateIn"`
+	RateOut     float64  `json:"rateOut"`
+	Mesh        []string `json:"mesh,omitempty"`
 }
 
 // PeerHeadInfo is what a peer told us of its head, and how much of it we

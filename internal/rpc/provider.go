@@ -302,7 +302,7 @@ var methodCosts = costTable(map[int][]string{
 	2: {"eth_getBalance", "eth_getTransactionCount", "eth_getTransactionByHash",
 		"eth_getTransactionByBlockNumberAndIndex", "eth_getTransactionByBlockHashAndIndex",
 		"eth_getRawTransactionByHash", "eth_getFilterChanges", "eth_getBlockByNumber", "eth_getBlockByHash",
-		"peerchain_peers", "peerchain_getRawBlock"},
+		"peerchain_peers", "peerchain_getRawBlock", "peerchain_propagation", "peerchain_chainTips", "peerchain_reorgs"},
 	3: {"eth_getCode", "eth_getStorageAt", "eth_getTransactionReceipt"},
 	5: {"eth_getBlockReceipts", "eth_feeHistory", "eth_newFilter", "eth_newBlockFilter",
 		"eth_newPendingTransactionFilter", "eth_subscribe", "peerchain_getRawReceipts"},

@@ -239,6 +239,7 @@ func (s *Syncer) download(ctx context.Context, syncPeer peer.ID, anc *types.Head
 					return fmt.Errorf("import block %d: %w", b.NumberU64(), err)
 				}
 				s.progress.imported(b.NumberU64(), len(b.Transactions()))
+				s.arrivals.Imported(b.Header(), syncPeer, ViaSync)
 			}
 			imported++
 			<-window

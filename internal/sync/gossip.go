@@ -84,6 +84,7 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 		}
 		return p2p.Reject
 	}
+	s.arrivals.Heard(hash, from)
 	// A block nobody asked for is stored only when its branch is about as
 	// heavy as ours, and relayed only when it would be our new head.
 	td := s.chain.GetTD(b.ParentHash(), num-1)
@@ -222,6 +223,7 @@ func (s *Syncer) importLoop(ctx context.Context) {
 
 // afterImport records that from has block b, which we hold: work proven.
 func (s *Syncer) afterImport(from peer.ID, b *types.Block) {
+	s.arrivals.Imported(b.Header(), from, ViaGossip)
 	if td := s.chain.GetTD(b.Hash(), b.NumberU64()); td != nil {
 		s.peers.prove(from, b.Hash(), b.NumberU64(), td)
 	}

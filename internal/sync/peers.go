@@ -24,6 +24,8 @@ type peerState struct {
 	// light marks a light peer: it serves no headers or bodies and is
 	// never synced from.
 	light bool
+	// version is the sync protocol version of its handshake.
+	version uint64
 }
 
 // record is a peer's standing in sync, kept across reconnections so that a
@@ -91,7 +93,7 @@ func (t *peerTable) claimStatus(p peer.ID, st *Status) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ps := t.peers[p]; ps != nil {
-		ps.light = st.Light
+		ps.light, ps.version = st.Light, st.Version
 	}
 }
 
@@ -289,6 +291,10 @@ type PeerHead struct {
 	// has shown with headers or blocks.
 	TD       *big.Int
 	ProvenTD *big.Int
+	// Version is the sync protocol version of its handshake; Light says
+	// it keeps headers only.
+	Version uint64
+	Light   bool
 }
 
 // PeerHead returns what sync knows of a peer's head.
@@ -297,7 +303,7 @@ func (s *Syncer) PeerHead(p peer.ID) (PeerHead, bool) {
 	if !ok {
 		return PeerHead{}, false
 	}
-	return PeerHead{Head: st.head, Number: st.number, TD: st.td, ProvenTD: st.proven}, true
+	return PeerHead{Head: st.head, Number: st.number, TD: st.td, ProvenTD: st.proven, Version: st.version, Light: st.light}, true
 }
 
 // rateLimiter is a token bucket per peer: rate tokens a second, a burst of

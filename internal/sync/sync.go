@@ -213,6 +213,7 @@ type Syncer struct {
 
 	progress     progressTracker
 	bodiesServed atomic.Uint64
+	arrivals     *ArrivalLog // when and from whom recent blocks arrived
 
 	mu struct {
 		gosync.Mutex
@@ -241,6 +242,7 @@ func New(cfg Config) (*Syncer, error) {
 		fromNet:  lru.NewCache[common.Hash, bool](1 << 16),
 		importCh: make(chan gossipBlock, 256),
 		wake:     make(chan struct{}, 1),
+		arrivals: NewArrivalLog(cfg.Now),
 	}
 	s.registerHandlers()
 	s.registerLightHandlers()
@@ -418,6 +420,7 @@ func (s *Syncer) requestStatus(ctx context.Context, p peer.ID) (*Status, error) 
 
 // Broadcast publishes a block this peer produced.
 func (s *Syncer) Broadcast(b *types.Block) {
+	s.arrivals.Imported(b.Header(), "", ViaMined)
 	data, err := encode(b)
 	if err != nil {
 		s.log.Error("Encode block for gossip", "err", err)
