@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/rpc":             {"internal/chain", "internal/txpool", "internal/execution", "internal/params", "internal/p2p", "internal/sync"},
 	"internal/light":           {"internal/chain", "internal/chaindb", "internal/params", "internal/sync", "internal/p2p", "internal/rpc", "internal/execution", "internal/pow", "internal/txpool"},
 	"internal/wallet":          {"internal/params"},
-	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p"},
+	"internal/devnet":          {"internal/params", "internal/wallet", "internal/p2p", "internal/ui"},
 	"internal/node":            {"*"},
 	"internal/archtest":        {},
 	"internal/ui":              {},

@@ -53,6 +53,7 @@ type Supervisor struct {
 	// the peers for the page and the status line.
 	pagePort int
 	web      *tracker
+	page     http.Handler // nil when the binary carries no page
 	// ops serialises the control commands, so that, say, two restarts of
 	// one peer cannot start it twice. Taken before mu.
 	ops sync.Mutex
@@ -84,7 +85,7 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, err
 	}
 	if !cfg.NoUI {
-		s.web = newTracker(s)
+		s.web, s.page = newTracker(s), newPageHandler(s.log)
 	}
 	return s, nil
 }

@@ -6,12 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/peerchain/peerchain/internal/ui"
 )
 
 var errNoBlock = errors.New("no such block")
@@ -165,10 +169,48 @@ func serveEvents(w http.ResponseWriter, r *http.Request, t *tracker) {
 	}
 }
 
-// servePage serves the devnet page and its assets.
+// servePage serves the devnet page (devnet.html of the web UI's embedded
+// bundle) at / and its assets.
 func (s *Supervisor) servePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprint(w, fallbackPage)
+	if s.page == nil {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, fallbackPage)
+		return
+	}
+	if r.URL.Path == "/" {
+		r = r.Clone(r.Context())
+		r.URL.Path = "/" + pageFile
+	}
+	s.page.ServeHTTP(w, r)
+}
+
+// hasPage reports whether the bundle has the devnet page: for an HTML
+// file it lacks, the UI's handler answers with its index.html.
+func hasPage(h http.Handler) bool {
+	etag := func(path string) string {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, path, nil))
+		return rec.Header().Get("ETag")
+	}
+	page := etag("/" + pageFile)
+	return page != "" && page != etag("/index.html")
+}
+
+// pageFile is the devnet page in the web UI's bundle.
+const pageFile = "devnet.html"
+
+// newPageHandler returns the handler of the embedded bundle, or nil (and
+// the reason logged) when it carries no devnet page.
+func newPageHandler(log *slog.Logger) http.Handler {
+	h, err := ui.New()
+	if err == nil && !hasPage(h) {
+		err = fmt.Errorf("the web UI bundle has no %s: build it with make ui", pageFile)
+	}
+	if err != nil {
+		log.Warn("Serving the devnet API without its page", "err", err)
+		return nil
+	}
+	return h
 }
 
 // fallbackPage is served when the binary carries no built page.

@@ -167,6 +167,13 @@ func TestPageRefusesOtherSites(t *testing.T) {
 	if p := d.state().Peers[1]; !p.Alive {
 		t.Fatalf("a refused kill killed peer1: %+v", p)
 	}
+	// The page is the web UI bundle's devnet.html, with its script.
+	if code, body := c.do("GET", "/", "", "", ""); code != http.StatusOK || !strings.Contains(body, "<title>peerchain devnet</title>") || !strings.Contains(body, "assets/devnet.js") {
+		t.Fatalf("GET /: %d %.300s", code, body)
+	}
+	if code, body := c.do("GET", "/assets/devnet.js", "", "", ""); code != http.StatusOK || !strings.Contains(body, "api/events") {
+		t.Fatalf("GET /assets/devnet.js: %d %.100s", code, body)
+	}
 	// A form post (no JSON) is refused too: browsers send those cross-site
 	// without asking.
 	req, _ := http.NewRequest("POST", c.base+"/api/kill", strings.NewReader("name=peer1"))
