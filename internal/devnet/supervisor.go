@@ -264,6 +264,9 @@ func (s *Supervisor) watch(p *proc, cmd *exec.Cmd, log *os.File, done chan struc
 	}
 	s.mu.Unlock()
 	close(done)
+	if s.web != nil {
+		s.web.poke()
+	}
 }
 
 // stop ends p's process: SIGKILL with kill set, otherwise SIGINT and, after

@@ -81,7 +81,9 @@ type tracker struct {
 	// counted is, per peer, the pid whose peer count was last read: a
 	// peer not counted since it started is asked everything each tick.
 	counted map[string]int
-	mu      struct {
+	// poked asks for a tick now: a peer's process exited.
+	poked chan struct{}
+	mu    struct {
 		sync.Mutex
 		state WebState
 		// polled is when each peer's head was last read.
@@ -91,7 +93,7 @@ type tracker struct {
 }
 
 func newTracker(s *Supervisor) *tracker {
-	t := &tracker{s: s, tree: newBlockTree(), counted: make(map[string]int)}
+	t := &tracker{s: s, tree: newBlockTree(), counted: make(map[string]int), poked: make(chan struct{}, 1)}
 	t.mu.polled = make(map[string]time.Time)
 	t.mu.subs = make(map[chan []byte]struct{})
 	t.mu.state = WebState{Peers: []PeerView{}, Blocks: []BlockNode{}, Reorgs: []Reorg{}}
@@ -119,7 +121,17 @@ func (t *tracker) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-t.poked:
 		}
+	}
+}
+
+// poke makes the next tick happen now, so that a peer that died is marked
+// down without waiting for the tick.
+func (t *tracker) poke() {
+	select {
+	case t.poked <- struct{}{}:
+	default:
 	}
 }
 

@@ -217,5 +217,5 @@ func (t *blockTree) snapshot() ([]BlockNode, []Reorg) {
 		}
 		return out[i].FirstSeen < out[j].FirstSeen || (out[i].FirstSeen == out[j].FirstSeen && out[i].Hash.Cmp(out[j].Hash) < 0)
 	})
-	return out, append([]Reorg(nil), t.reorgs...)
+	return out, append([]Reorg{}, t.reorgs...)
 }

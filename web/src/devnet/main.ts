@@ -43,9 +43,9 @@ const partitionForm = h(
 )
 const sideSelects = new Map<string, HTMLSelectElement>()
 
-const reorgList = h('ol', { 'data-test': 'reorgs', class: 'reorgs' })
+const reorgList = h('ol', { 'data-test': 'reorgs', class: 'reorgs', tabindex: 0, 'aria-labelledby': 'reorg-h' })
 const reorgCard = h('section', { class: 'card', 'aria-labelledby': 'reorg-h' }, h('h2', { id: 'reorg-h' }, 'Reorgs'), reorgList)
-const log = h('ol', { class: 'log', 'data-test': 'log', 'aria-live': 'polite', 'aria-relevant': 'additions' })
+const log = h('ul', { class: 'log', 'data-test': 'log', tabindex: 0, 'aria-labelledby': 'log-h', 'aria-live': 'polite', 'aria-relevant': 'additions' })
 const logCard = h('section', { class: 'card', 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Events'), log)
 const errorBox = h('p', { class: 'error', role: 'alert', 'data-test': 'error' })
 
@@ -127,7 +127,7 @@ partitionForm.onsubmit = (e) => {
 healBtn.onclick = () => act('heal', api.heal)
 
 function renderReorgs(st: DevnetState) {
-  const items = [...st.reorgs].reverse()
+  const items = [...(st.reorgs ?? [])].reverse()
   reorgList.replaceChildren(
     ...(items.length
       ? items.map((r) =>
