@@ -25,9 +25,9 @@ function Line({ title, values, unit, test }: { title: string; values: { x: numbe
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${title}: average ${si(avg, unit)} over blocks ${x0} to ${x1}`}>
         <line x1={P} y1={H - 20} x2={W - 8} y2={H - 20} stroke="#8a96a3" />
         <line x1={P} y1={10} x2={P} y2={H - 20} stroke="#8a96a3" />
-        <text x={2} y={14} fontSize="11" fill="#505a66">{si(y1)}</text>
-        <text x={P} y={H - 4} fontSize="11" fill="#505a66">#{x0}</text>
-        <text x={W - 8} y={H - 4} fontSize="11" fill="#505a66" textAnchor="end">#{x1}</text>
+        <text x={2} y={14} fontSize="12" fill="#505a66">{si(y1)}</text>
+        <text x={P} y={H - 4} fontSize="12" fill="#505a66">#{x0}</text>
+        <text x={W - 8} y={H - 4} fontSize="12" fill="#505a66" textAnchor="end">#{x1}</text>
         <line x1={P} x2={W - 8} y1={py(avg)} y2={py(avg)} stroke="#c9a227" strokeDasharray="4 4" />
         <path d={d} fill="none" stroke="#0b5cad" strokeWidth="2" />
       </svg>
@@ -41,9 +41,10 @@ export default function Charts(_: PageProps) {
   const top = head?.number ?? 0
   const { data, error } = usePoll(
     async () => {
-      const from = Math.max(0, top - n)
+      const from = Math.max(1, top - n)
       const nums: number[] = []
       for (let k = from; k <= top; k++) nums.push(k)
+      // Block 1's parent is genesis, whose timestamp is not a mining time.
       const bs = await rpcBatch(nums.map((k) => ['eth_getBlockByNumber', ['0x' + k.toString(16), false]]))
       return bs.filter((b): b is any => !!b && !(b instanceof Error)).map((b) => ({ n: hexNum(b.number), t: hexNum(b.timestamp), d: Number(BigInt(b.difficulty)) }))
     },
@@ -73,7 +74,7 @@ export default function Charts(_: PageProps) {
         </select>
       </div>
       {error && <p className="note bad">{error.message}</p>}
-      <div className="grid3" style={{ marginTop: '1rem' }}>
+      <div className="charts">
         <Line title="Block time" values={times} unit="s" test="chart-blocktime" />
         <Line title="Difficulty" values={diffs} unit="" test="chart-difficulty" />
         <Line title="Hash rate" values={rates} unit="H/s" test="chart-hashrate" />
