@@ -115,13 +115,16 @@ func (t *tracker) run(ctx context.Context) {
 	defer tick.Stop()
 	prev := map[string]PeerView{}
 	var prevGroups [][]string
+	poll := true
 	for n := 0; ; n++ {
-		prev, prevGroups = t.step(ctx, n%linksEvery == 0, prev, prevGroups)
+		prev, prevGroups = t.step(ctx, poll, poll && n%linksEvery == 0, prev, prevGroups)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			poll = true
 		case <-t.poked:
+			poll = false // publish who is down now, ask the peers next tick
 		}
 	}
 }
@@ -135,15 +138,16 @@ func (t *tracker) poke() {
 	}
 }
 
-// step is one tick: ask every alive peer, update the tree, publish.
-func (t *tracker) step(ctx context.Context, links bool, prev map[string]PeerView, prevGroups [][]string) (map[string]PeerView, [][]string) {
+// step is one tick: ask every alive peer (unless poll is false), update
+// the tree, publish.
+func (t *tracker) step(ctx context.Context, poll, links bool, prev map[string]PeerView, prevGroups [][]string) (map[string]PeerView, [][]string) {
 	procs := t.s.procs()
 	infos := make([]Peer, len(procs))
 	answers := make([]polled, len(procs))
 	var wg sync.WaitGroup
 	for i, p := range procs {
 		infos[i] = t.s.infoOf(p)
-		if !infos[i].Alive {
+		if !infos[i].Alive || !poll {
 			continue
 		}
 		// A peer (re)started since the last tick is asked everything.
