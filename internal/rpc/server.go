@@ -394,6 +394,8 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 		{"web3", &web3API{}},
 		{"peerchain", &peerchainAPI{b: b}},
 		{"peerchain", &peerchainViewAPI{b: b}},
+		{"ots", newOtsAPI(eth)},
+		{"erigon", &erigonAPI{ots: newOtsAPI(eth)}},
 	}
 	// A provider's API is the list above and nothing else: a method that
 	// is not registered cannot run.
