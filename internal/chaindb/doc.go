@@ -14,6 +14,10 @@
 //	"H" hash                 number of a known header
 //	"l" txhash               canonical tx location: num(8) index(4)
 //	"p" txhash               pool journal: an acknowledged pending tx
+//	"o" addr num(8) hash[:8] index(4)  address index: the transaction
+//	                         touched addr (flags; creator of a created contract)
+//	"O" sender nonce(8) hash[:8]  sender index: num(8) index(4) of the tx
+//	"peerchain-addrindex-from" first block number the address index holds
 //	"peerchain-head"         hash of the head block
 //	"peerchain-chain"        genesis hash and chain id of this data dir
 //	"peerchain-history-stale" set when a deep reorg rolled the state history
