@@ -78,7 +78,11 @@ func newNetView(n *Node) *netView {
 // run follows head events and samples the head for the sync rate until
 // ctx ends.
 func (v *netView) run(ctx context.Context) error {
+	var wg gosync.WaitGroup
+	defer wg.Wait() // the node closes the chain after run returns
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
