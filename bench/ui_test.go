@@ -96,7 +96,7 @@ func BenchmarkUI(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	nblocks := int((duration+time.Minute).Seconds()) * uiBlocksPerSec
+	nblocks := int((duration + time.Minute).Seconds()) * uiBlocksPerSec
 	sink := common.HexToAddress("0x00000000000000000000000000000000000051c4")
 	blocks, err := gen.Chain(gen.Genesis(), nblocks, func(bg *chaingen.BlockGen) {
 		for k := 0; k < 4; k++ {
