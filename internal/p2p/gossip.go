@@ -81,6 +81,7 @@ func (h *Host) startPubSub() error {
 		pubsub.WithBlacklist(h.gater),
 		pubsub.WithPeerExchange(true),
 		pubsub.WithRawTracer(h.stats.mesh),
+		pubsub.WithRawTracer(h.stats.counters.tracer(h.Proto(""))),
 		pubsub.WithLogger(slog.New(minLevel{h.log.Handler(), slog.LevelWarn}).With("module", "gossipsub")),
 	)
 	if err != nil {
@@ -120,6 +121,9 @@ func (h *Host) JoinTopic(name string, opts TopicOptions, validate Validator, han
 	err := h.ps.RegisterTopicValidator(full, func(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 		if from != h.ID() && h.gater.banned(from) {
 			return pubsub.ValidationIgnore
+		}
+		if from != h.ID() && h.shaper.hold(ctx, dirIn, len(m.GetData()), true) != nil {
+			return pubsub.ValidationIgnore // lost by the shape, or given up
 		}
 		switch validate(ctx, from, m.GetFrom(), m.GetData()) {
 		case Accept:
@@ -169,8 +173,35 @@ func (h *Host) JoinTopic(name string, opts TopicOptions, validate Validator, han
 	return topic, nil
 }
 
-// Publish sends data to every peer of the topic (flood publishing).
+// Publish sends data to every peer of the topic (flood publishing). Under
+// a Shape it may be lost (nil is returned: the loss is the link's, not the
+// caller's) or sent later, after Publish has returned.
 func (t *Topic) Publish(ctx context.Context, data []byte) error {
+	h := t.host
+	wait, lost := h.shaper.plan(dirOut, len(data), true)
+	if lost {
+		return nil
+	}
+	if wait > 0 {
+		if h.ctx.Err() != nil {
+			return fmt.Errorf("publish on %s: %w", t.name, h.ctx.Err())
+		}
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			timer := time.NewTimer(wait)
+			defer timer.Stop()
+			select {
+			case <-timer.C:
+			case <-h.ctx.Done():
+				return
+			}
+			if err := t.t.Publish(h.ctx, data); err != nil {
+				h.log.Debug("A delayed publication failed", "topic", t.name, "err", err)
+			}
+		}()
+		return nil
+	}
 	if err := t.t.Publish(ctx, data); err != nil {
 		return fmt.Errorf("publish on %s: %w", t.name, err)
 	}

@@ -118,6 +118,8 @@ type Host struct {
 	gater *gater
 	peers *peerSet
 	stats *netStats // bytes per peer and protocol, gossip mesh
+	// shaper delays and loses this peer's messages (the devnet's faults).
+	shaper *shaper
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -208,7 +210,8 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("start libp2p host on %v: %w", cfg.Listen, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	hst := &Host{cfg: cfg, log: cfg.Logger, h: h, gater: g, stats: stats, ctx: ctx, cancel: cancel}
+	hst := &Host{cfg: cfg, log: cfg.Logger, h: h, gater: g, stats: stats, ctx: ctx, cancel: cancel,
+		shaper: newShaper(uint64(time.Now().UnixNano()), time.Now)}
 	hst.mu.topics = make(map[string]*Topic)
 	hst.mu.local = make(map[peer.ID]peer.AddrInfo)
 	hst.peers = newPeerSet(hst)

@@ -53,10 +53,18 @@ func (h *Host) Handle(name string, maxReq int, handler RequestHandler) {
 		}
 		ctx, cancel := context.WithTimeout(h.ctx, StreamTimeout)
 		defer cancel()
+		if h.shaper.hold(ctx, dirIn, len(req), false) != nil {
+			_ = s.Reset()
+			return
+		}
 		resp, herr := handler(ctx, from, req)
 		status := byte(statusOK)
 		if herr != nil {
 			status, resp = statusErr, []byte(herr.Error())
+		}
+		if h.shaper.hold(ctx, dirOut, len(resp)+1, false) != nil {
+			_ = s.Reset()
+			return
 		}
 		if _, err := s.Write([]byte{status}); err != nil {
 			_ = s.Reset()
@@ -73,6 +81,9 @@ func (h *Host) Handle(name string, maxReq int, handler RequestHandler) {
 func (h *Host) Request(ctx context.Context, p peer.ID, name string, req []byte, maxResp int) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, StreamTimeout)
 	defer cancel()
+	if err := h.shaper.hold(ctx, dirOut, len(req), false); err != nil {
+		return nil, fmt.Errorf("send %s request to %s: %w", name, p, err)
+	}
 	s, err := h.h.NewStream(ctx, p, protocol.ID(h.Proto(name)))
 	if err != nil {
 		return nil, fmt.Errorf("open %s stream to %s: %w", name, p, err)
@@ -98,6 +109,9 @@ func (h *Host) Request(ctx context.Context, p peer.ID, name string, req []byte, 
 	resp, err := readFrame(r, maxResp)
 	if err != nil {
 		_ = s.Reset()
+		return nil, fmt.Errorf("read %s response from %s: %w", name, p, err)
+	}
+	if err := h.shaper.hold(ctx, dirIn, len(resp)+1, false); err != nil {
 		return nil, fmt.Errorf("read %s response from %s: %w", name, p, err)
 	}
 	if status != statusOK {
