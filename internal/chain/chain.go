@@ -63,6 +63,10 @@ type Config struct {
 	// memory layers serve that many anyway); StateHistory is raised to at
 	// least the window.
 	ProofWindow uint64
+	// OnInsert, if set, is called after every InsertBlock with what it did
+	// and its timings (observe.go), on the inserting goroutine with no
+	// lock held: it must be quick (a metrics update). Default none.
+	OnInsert func(InsertStats)
 }
 
 func (c *Config) validate() error {
@@ -138,7 +142,8 @@ type Chain struct {
 	mu struct {
 		sync.Mutex
 		closed    bool
-		lastFlush uint64 // head number at the last full state flush
+		lastFlush uint64       // head number at the last full state flush
+		timing    insertTiming // the current insert's timings (observe.go)
 	}
 	// reexecuted counts blocks run again to rebuild lost state.
 	reexecuted atomic.Uint64

@@ -49,15 +49,21 @@ func (c *Chain) InsertBlock(block *types.Block) (InsertStatus, error) {
 		c.mu.Unlock()
 		return 0, ErrClosed
 	}
+	start := time.Now()
+	c.mu.timing = insertTiming{}
 	status, ev, err := c.insertLocked(block)
+	stats := c.insertStats(block, start, c.mu.timing, status, ev, err)
 	if ev == nil {
 		c.mu.Unlock()
-		return status, err
+	} else {
+		c.sendMu.Lock()
+		c.mu.Unlock()
+		c.heads.Send(*ev)
+		c.sendMu.Unlock()
 	}
-	c.sendMu.Lock()
-	c.mu.Unlock()
-	c.heads.Send(*ev)
-	c.sendMu.Unlock()
+	if c.cfg.OnInsert != nil {
+		c.cfg.OnInsert(stats)
+	}
 	return status, err
 }
 
@@ -97,6 +103,7 @@ func (c *Chain) insertLocked(block *types.Block) (InsertStatus, *HeadEvent, erro
 		return 0, nil, fmt.Errorf("parent meta: %w", err)
 	}
 	header := block.Header()
+	vstart := time.Now()
 	if re := c.val.VerifyHeader(header, parent, pmeta.AnchorTime, c); re != nil {
 		c.markBad(re)
 		return 0, nil, re
@@ -110,6 +117,7 @@ func (c *Chain) insertLocked(block *types.Block) (InsertStatus, *HeadEvent, erro
 		}
 		return 0, nil, re
 	}
+	c.mu.timing.validation = time.Since(vstart)
 	meta := &chaindb.BlockMeta{
 		TD:         new(big.Int).Add(pmeta.TD, header.Difficulty),
 		AnchorTime: ChildAnchor(pmeta.AnchorTime, num-1, header.Time),
@@ -169,6 +177,7 @@ func (c *Chain) sideDepth(h *types.Header) int {
 // execute runs block on parent's state, checks the execution results
 // against the header and commits the new state as a memory layer.
 func (c *Chain) execute(block *types.Block, parent *types.Header) (*execution.Result, error) {
+	defer c.timeExecution(time.Now())
 	statedb, err := c.liveStateAt(parent.Root)
 	if err != nil {
 		return nil, err
