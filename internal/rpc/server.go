@@ -404,7 +404,7 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 		apis = append(apis, service{"eth", signer}, service{"personal", &personalAPI{signer: signer}})
 		apis = append(apis, service{"peerchain", &peerchainNetAPI{b: b}}) // names peers: not for providers
 		if isLoopback(cfg.Addr) {
-			apis = append(apis, service{"admin", &adminAPI{b: b}})
+			apis = append(apis, service{"admin", &adminAPI{b: b}}, service{"admin", &adminShapeAPI{b: b}})
 		}
 	}
 	for _, a := range apis {
