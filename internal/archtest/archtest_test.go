@@ -37,7 +37,9 @@ var allowed = map[string][]string{
 	"internal/node":            {"*"},
 	"internal/archtest":        {},
 	"internal/ui":              {},
-	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet", "internal/ui"},
+	"internal/progress":        {},
+	"internal/doctor":          {"internal/params"},
+	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet", "internal/ui", "internal/doctor", "internal/progress"},
 	"test/e2e":                 {"*"},
 	"bench":                    {"*"},
 }
