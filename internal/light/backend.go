@@ -382,13 +382,22 @@ type rpcNet struct{ l *Light }
 func (n rpcNet) PeerCount() int  { return len(n.l.sync.usable()) }
 func (n rpcNet) Listening() bool { return n.l.host != nil }
 
+// Peers lists the sources: kind, head claim and the work their headers
+// proved, strikes, and while dropped the evidence and the drop's end; the
+// latency of the last head answer and the bytes moved.
 func (n rpcNet) Peers() []rpc.PeerInfo {
-	var out []rpc.PeerInfo
+	out := []rpc.PeerInfo{}
 	for _, s := range n.l.Sources() {
-		info := rpc.PeerInfo{ID: s.Name, Direction: "source"}
+		info := rpc.PeerInfo{ID: s.ID, Direction: "source", Kind: s.Kind, Strikes: s.Strikes,
+			LatencyMs: float64(s.Latency.Microseconds()) / 1000}
 		if s.Claim.TD != nil {
-			info.Head = &rpc.PeerHeadInfo{Hash: s.Claim.Hash, Number: hexutil.Uint64(s.Claim.Number), TotalDifficulty: (*hexutil.Big)(s.Claim.TD)}
+			info.Head = &rpc.PeerHeadInfo{Hash: s.Claim.Hash, Number: hexutil.Uint64(s.Claim.Number), TotalDifficulty: (*hexutil.Big)(s.Claim.TD),
+				ProvenTotalDifficulty: (*hexutil.Big)(s.Proven)}
 		}
+		if s.Dropped != "" {
+			info.Evidence, info.DroppedUntil = s.Dropped, s.Until.UTC().Format(time.RFC3339)
+		}
+		n.traffic(s.src, &info)
 		out = append(out, info)
 	}
 	return out

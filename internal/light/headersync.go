@@ -22,9 +22,11 @@ type sourceState struct {
 	src     Source
 	claim   Claim
 	claimed time.Time
-	strikes int       // failures in a row
-	until   time.Time // not asked before then (back-off or drop)
-	dropped string    // why it was dropped, while it is
+	strikes int           // failures in a row
+	until   time.Time     // not asked before then (back-off or drop)
+	dropped string        // why it was dropped, while it is
+	latency time.Duration // of its last head answer
+	proven  *big.Int      // the most work its headers have shown, or nil
 }
 
 // headerSyncer follows the heaviest header chain any source shows. A
@@ -47,6 +49,13 @@ type headerSyncer struct {
 	gone    map[string]*sourceState // records of sources that left
 	held    int                     // most headers held before their work was proven
 	syncing bool
+
+	// onStored, if set, is told of headers a source served once they are
+	// verified and stored (at: when they arrived; catchUp: the sync added
+	// more than followRun headers); onDrop of a source dropped, under mu
+	// (it must not block or call the syncer).
+	onStored func(src Source, headers []*types.Header, hashes []common.Hash, at time.Time, catchUp bool)
+	onDrop   func(src Source, why string)
 }
 
 const maxStrikes = 3
@@ -94,7 +103,9 @@ func (s *headerSyncer) refresh(ctx context.Context) {
 		wg.Add(1)
 		go func(st *sourceState) {
 			defer wg.Done()
+			asked := time.Now()
 			claim, err := st.src.Head(ctx)
+			took := time.Since(asked)
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			st.claimed = s.now()
@@ -102,7 +113,7 @@ func (s *headerSyncer) refresh(ctx context.Context) {
 				s.log.Debug("Source head unavailable", "source", st.src.Name(), "err", err)
 				return
 			}
-			st.claim = claim
+			st.claim, st.latency = claim, took
 		}(st)
 	}
 	wg.Wait()
@@ -160,7 +171,9 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 		type run struct {
 			headers []*types.Header
 			hashes  []common.Hash
+			at      time.Time
 		}
+		catchUp := claim.Number > anc.Number.Uint64()+followRun
 		runs := make(chan run, 2)
 		stored := make(chan error, 1)
 		var failed atomic.Bool
@@ -170,6 +183,12 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 				if err == nil {
 					if err = s.hc.insertVerified(r.headers, r.hashes); err != nil {
 						failed.Store(true)
+					} else {
+						last := len(r.headers) - 1
+						s.credit(src, s.hc.GetTD(r.hashes[last], r.headers[last].Number.Uint64()))
+						if s.onStored != nil {
+							s.onStored(src, r.headers, r.hashes, r.at, catchUp)
+						}
 					}
 				}
 			}
@@ -180,7 +199,7 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 				return false
 			}
 			select {
-			case runs <- run{hs, hashes}:
+			case runs <- run{hs, hashes, s.now()}:
 				return true
 			case <-ctx.Done():
 				return false
@@ -291,6 +310,34 @@ func (s *headerSyncer) dropLocked(st *sourceState, why string) {
 	st.until = s.now().Add(s.dropFor)
 	st.claim = Claim{}
 	s.log.Warn("Dropped a source", "source", st.src.Name(), "for", s.dropFor, "evidence", why)
+	if s.onDrop != nil {
+		s.onDrop(st.src, why)
+	}
+}
+
+// credit notes the work of headers src served that were verified and
+// stored (td nil: none).
+func (s *headerSyncer) credit(src Source, td *big.Int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.state(src); st != nil && td != nil && (st.proven == nil || td.Cmp(st.proven) > 0) {
+		st.proven = td
+	}
+}
+
+// bestClaim is the highest head claimed by a source in good standing (not
+// backing off, without strikes): the target of the header sync.
+func (s *headerSyncer) bestClaim() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var best uint64
+	for _, st := range s.sources {
+		if st.strikes == 0 && !now.Before(st.until) && st.claim.TD != nil {
+			best = max(best, st.claim.Number)
+		}
+	}
+	return best
 }
 
 func (s *headerSyncer) noteHeld(n int) {
@@ -301,11 +348,19 @@ func (s *headerSyncer) noteHeld(n int) {
 
 // SourceStatus is one source as the light peer sees it.
 type SourceStatus struct {
-	Name    string
-	Claim   Claim
+	Name string
+	// ID is a provider's URL or a full peer's peer id; Kind "provider" or
+	// "p2p".
+	ID, Kind string
+	Claim    Claim
+	// Proven is the most work its verified headers have shown (nil: none
+	// yet); Latency the time its last head answer took.
+	Proven  *big.Int
+	Latency time.Duration
 	Strikes int
 	Dropped string // the evidence, while dropped
 	Until   time.Time
+	src     Source
 }
 
 // sourceStatus lists the sources.
@@ -315,11 +370,36 @@ func (s *headerSyncer) sourceStatus() []SourceStatus {
 	now := s.now()
 	out := make([]SourceStatus, 0, len(s.sources))
 	for _, st := range s.sources {
-		ss := SourceStatus{Name: st.src.Name(), Claim: st.claim, Strikes: st.strikes}
+		ss := SourceStatus{Name: st.src.Name(), ID: sourceID(st.src), Kind: sourceKind(st.src), Claim: st.claim,
+			Latency: st.latency, Strikes: st.strikes, src: st.src}
+		if st.proven != nil {
+			ss.Proven = new(big.Int).Set(st.proven)
+		}
 		if now.Before(st.until) {
 			ss.Dropped, ss.Until = st.dropped, st.until
 		}
 		out = append(out, ss)
 	}
 	return out
+}
+
+// sourceID names a source as the network view does: a full peer by its
+// peer id (as full peers list their peers), a provider by its URL.
+func sourceID(src Source) string {
+	if p, ok := src.(*p2pSource); ok {
+		return p.p.String()
+	}
+	return src.Name()
+}
+
+// sourceKind is "p2p" for a full peer over P2P, "provider" for a JSON-RPC
+// endpoint, "source" for any other.
+func sourceKind(src Source) string {
+	switch src.(type) {
+	case *p2pSource:
+		return "p2p"
+	case *RPCSource:
+		return "provider"
+	}
+	return "source"
 }

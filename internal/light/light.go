@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -135,6 +136,8 @@ type Light struct {
 	host    *p2p.Host
 	client  *sync.Client
 	rpc     *rpc.Server
+	view    *netView
+	pool    *rpcPool
 	closers []func()
 }
 
@@ -176,6 +179,14 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 		l.sync.sources = append(l.sync.sources, &sourceState{src: src})
 	}
 	l.fetch = &fetcher{hc: l.hc, val: val, config: cfg.Genesis.Config(), sources: l.sync, proven: newProvenCache()}
+	g := cfg.Genesis
+	rchain := &rpcChain{hc: l.hc, genesis: g.Block(), config: g.Config(), proc: execution.NewProcessor(g.Config(), g.Pow.BlockReward)}
+	l.view = newNetView(l.hc, rchain, cfg.DataDir, cfg.Now)
+	l.sync.onStored = func(src Source, hs []*types.Header, hashes []common.Hash, at time.Time, catchUp bool) {
+		l.view.stored(sourceID(src), hs, hashes, at, catchUp)
+	}
+	l.sync.onDrop = func(src Source, why string) { l.view.dropped(sourceID(src), why) }
+	l.pool = &rpcPool{f: l.fetch, timeout: cfg.SourceTimeout, sent: make(map[common.Hash]sentTx)}
 	if cfg.P2P != nil {
 		if err := l.openP2P(); err != nil {
 			l.Close()
@@ -185,11 +196,10 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 	if !cfg.RPCDisabled {
 		rcfg := cfg.RPC
 		rcfg.Logger = cfg.Logger.With("module", "rpc")
-		g := cfg.Genesis
 		backend := rpc.Backend{
-			Chain: &rpcChain{hc: l.hc, genesis: g.Block(), config: g.Config(), proc: execution.NewProcessor(g.Config(), g.Pow.BlockReward)},
+			Chain: rchain,
 			Data:  &rpcData{f: l.fetch, hints: lru.NewCache[string, types.AccessList](1024)},
-			Pool:  &rpcPool{f: l.fetch, timeout: cfg.SourceTimeout, sent: make(map[common.Hash]sentTx)},
+			Pool:  l.pool,
 			Net:   rpcNet{l},
 		}
 		if l.rpc, err = rpc.NewServer(rcfg, backend); err != nil {
@@ -221,6 +231,10 @@ func (l *Light) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	var wg gosync.WaitGroup
+	defer wg.Wait() // before Close: the view reads the header store
+	wg.Add(1)
+	go func() { defer wg.Done(); l.view.run(ctx, l.sync.bestClaim) }()
 	l.sync.run(ctx)
 	return nil
 }
@@ -254,10 +268,12 @@ func (l *Light) openP2P() error {
 		},
 		OnPeer: func(p peer.ID, _ *sync.Status) {
 			l.sync.add(&p2pSource{c: l.client, p: p})
+			l.view.peer(p.String(), true)
 			l.log.Debug("Full peer joined as a source", "peer", p)
 		},
 		OnGone: func(p peer.ID) {
 			l.sync.remove(func(s Source) bool { ps, ok := s.(*p2pSource); return ok && ps.p == p })
+			l.view.peer(p.String(), false)
 		},
 		OnBlock: l.onGossip,
 	})
@@ -267,7 +283,8 @@ func (l *Light) openP2P() error {
 // onGossip takes the header of a gossiped block when its parent is known
 // and its branch is near the head's work (as a full peer stores an
 // unrequested block); the header rules are checked by Insert.
-func (l *Light) onGossip(_ peer.ID, b *types.Block) {
+func (l *Light) onGossip(from peer.ID, b *types.Block) {
+	at := l.cfg.Now()
 	h := b.Header()
 	if h.Number == nil || h.Number.Sign() == 0 || l.hc.GetHeader(b.Hash(), b.NumberU64()) != nil {
 		return
@@ -284,7 +301,9 @@ func (l *Light) onGossip(_ peer.ID, b *types.Block) {
 	}
 	if err := l.hc.Insert([]*types.Header{h}); err != nil {
 		l.log.Debug("Gossiped header refused", "number", h.Number, "err", err)
+		return
 	}
+	l.view.record(h, b.Hash(), at, viaGossip, from.String())
 }
 
 // RPCAddr is the JSON-RPC listen address once Run has started it.

@@ -93,16 +93,18 @@ type RPCSource struct {
 	url     string
 	client  *gethrpc.Client
 	timeout time.Duration
+	bytes   *byteCounter
 }
 
 // DialRPC connects to a provider's JSON-RPC URL (http(s) or ws(s)); calls
 // time out after timeout.
 func DialRPC(ctx context.Context, url string, timeout time.Duration) (*RPCSource, error) {
-	c, err := gethrpc.DialContext(ctx, url)
+	counter := new(byteCounter)
+	c, err := gethrpc.DialOptions(ctx, url, countingDialOptions(counter)...)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: %w", url, err)
 	}
-	return &RPCSource{url: url, client: c, timeout: timeout}, nil
+	return &RPCSource{url: url, client: c, timeout: timeout, bytes: counter}, nil
 }
 
 // Name is the provider's URL.

@@ -189,6 +189,14 @@ type PeerInfo struct {
 	RateIn      float64  `json:"rateIn"`
 	RateOut     float64  `json:"rateOut"`
 	Mesh        []string `json:"mesh,omitempty"`
+	// What a light peer adds of its sources: the kind ("provider", a
+	// JSON-RPC URL, or "p2p", a full peer), its strikes in a row, and
+	// while it is dropped the evidence against it and when the drop ends
+	// (RFC 3339).
+	Kind         string `json:"kind,omitempty"`
+	Strikes      int    `json:"strikes,omitempty"`
+	Evidence     string `json:"evidence,omitempty"`
+	DroppedUntil string `json:"droppedUntil,omitempty"`
 }
 
 // PeerHeadInfo is what a peer told us of its head, and how much of it we

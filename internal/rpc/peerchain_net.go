@@ -110,8 +110,9 @@ type ReorgInfo struct {
 }
 
 // NetEvent is one notification of peerchain_subscribe("network"): Type is
-// "arrival", "reorg", "tip" (a side block arrived) or "peer" (connected or
-// gone), with the matching field set; "lost" says events were dropped
+// "arrival", "reorg", "tip" (a side block arrived), "peer" (connected or
+// gone) or "ban" (a light peer dropped a source; Peer.Reason is the
+// evidence), with the matching field set; "lost" says events were dropped
 // because the subscriber fell behind (refetch the views).
 type NetEvent struct {
 	Type    string        `json:"type"`
@@ -125,12 +126,16 @@ type NetEvent struct {
 type PeerEvent struct {
 	ID        string `json:"id"`
 	Connected bool   `json:"connected"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // NodeStatus is the node page: peerchain_nodeStatus.
 type NodeStatus struct {
-	Client    string  `json:"client"`
-	Version   string  `json:"version"`
+	Client  string `json:"client"`
+	Version string `json:"version"`
+	// Light marks a light peer: its peers are its sources, its blocks
+	// headers, its pool the transactions it sent itself.
+	Light     bool    `json:"light,omitempty"`
 	StartedAt string  `json:"startedAt"` // RFC 3339
 	UptimeSec float64 `json:"uptimeSec"`
 	Peers     int     `json:"peers"`
