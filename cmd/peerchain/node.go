@@ -449,8 +449,20 @@ func envName(flag string) string {
 // applySettings fills the flags not given on the command line from the
 // environment, then from the --config TOML file.
 func applySettings(fs *pflag.FlagSet, getenv func(string) string) error {
+	return applySettingsFrom(fs, getenv, nil)
+}
+
+// applySettingsFrom is applySettings telling source, if not nil, where
+// each flag's value came from (`config show`).
+func applySettingsFrom(fs *pflag.FlagSet, getenv func(string) string, source func(flag, from string)) error {
+	if source == nil {
+		source = func(string, string) {}
+	}
 	var envErr error
 	fs.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed {
+			source(fl.Name, "flag")
+		}
 		if fl.Changed || envErr != nil {
 			return
 		}
@@ -458,6 +470,7 @@ func applySettings(fs *pflag.FlagSet, getenv func(string) string) error {
 			if err := fs.Set(fl.Name, v); err != nil {
 				envErr = fmt.Errorf("environment %s=%q: %w", envName(fl.Name), v, err)
 			}
+			source(fl.Name, "env "+envName(fl.Name))
 		}
 	})
 	if envErr != nil {
@@ -489,6 +502,7 @@ func applySettings(fs *pflag.FlagSet, getenv func(string) string) error {
 		if err := fs.Set(k, settingString(settings[k])); err != nil {
 			return fmt.Errorf("config file %s: setting %q: %w", path, k, err)
 		}
+		source(k, "file "+path)
 	}
 	return nil
 }
