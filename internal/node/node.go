@@ -19,11 +19,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/peerchain/peerchain/internal/chain"
@@ -133,7 +131,8 @@ type Node struct {
 	rpc    *rpc.Server
 	host   *p2p.Host
 	syncer *sync.Syncer
-	view   *netView // the network view (network.go)
+	view   *netView     // the network view (network.go)
+	met    *nodeMetrics // Prometheus metrics (metrics.go)
 }
 
 // New opens every part of the peer; Run starts it.
@@ -141,7 +140,7 @@ func New(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger}
+	n := &Node{cfg: cfg, log: cfg.Logger, met: newNodeMetrics()}
 	if err := n.open(); err != nil {
 		n.close()
 		return nil, err
@@ -172,6 +171,7 @@ func (n *Node) open() error {
 		TrieCacheBytes:   cfg.TrieCacheBytes,
 		WriteBufferBytes: cfg.WriteBufferBytes,
 		ProofWindow:      cfg.ProofWindow,
+		OnInsert:         n.met.observeInsert,
 	})
 	if err != nil {
 		return err
@@ -238,33 +238,6 @@ func (n *Node) open() error {
 		}
 	}
 	return nil
-}
-
-// metrics is the registry the RPC serves: the configured one or a new
-// one, with the Go runtime and process collectors and the node's gauges.
-func (n *Node) metrics() (*prometheus.Registry, error) {
-	reg := n.cfg.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	cs := []prometheus.Collector{
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_chain_head_number", Help: "Number of the head block."},
-			func() float64 { return float64(n.chain.CurrentBlock().NumberU64()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_chain_head_age_seconds", Help: "Age of the head block by its timestamp."},
-			func() float64 { return time.Since(time.Unix(int64(n.chain.CurrentBlock().Time()), 0)).Seconds() }),
-	}
-	if n.host != nil {
-		cs = append(cs, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "peerchain_p2p_peers", Help: "Connected peers."},
-			func() float64 { return float64(n.host.PeerCount()) }))
-	}
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("node metrics: %w", err)
-		}
-	}
-	return reg, nil
 }
 
 // Chain returns the chain (for tests and tools).

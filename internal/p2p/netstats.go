@@ -21,12 +21,13 @@ const pingInterval = 15 * time.Second
 // netStats is what the host measures of its peers for the network view:
 // bytes per peer and protocol, and gossipsub mesh membership per topic.
 type netStats struct {
-	bw   *metrics.BandwidthCounter
-	mesh *meshTracer
+	bw       *metrics.BandwidthCounter
+	mesh     *meshTracer
+	counters *counters // bans and gossip outcomes (counters.go)
 }
 
 func newNetStats() *netStats {
-	return &netStats{bw: metrics.NewBandwidthCounter(), mesh: newMeshTracer()}
+	return &netStats{bw: metrics.NewBandwidthCounter(), mesh: newMeshTracer(), counters: newCounters()}
 }
 
 // PeerTraffic is the traffic with one peer since it was first seen.

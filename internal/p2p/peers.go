@@ -85,6 +85,7 @@ func (h *Host) Ban(p peer.ID, reason string) {
 	h.gater.pruneLocked(time.Now())
 	h.gater.mu.bans[p] = ban{until: time.Now().Add(h.cfg.BanDuration), reason: reason}
 	h.gater.mu.Unlock()
+	h.stats.counters.banned(reason)
 	h.log.Warn("Banned peer", "peer", p, "reason", reason, "for", h.cfg.BanDuration)
 	_ = h.h.Network().ClosePeer(p)
 	h.h.Peerstore().RemovePeer(p)
