@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,12 +54,17 @@ func newExportCmd() *cobra.Command {
 }
 
 func newImportCmd() *cobra.Command {
-	var datadir, genesis string
+	var datadir, genesis, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Validate and import RLP blocks from FILE into a stopped peer's data dir",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			prog := newJobProgress(cmd, logFormat, "import", "bytes")
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			if err != nil {
+				return err
+			}
 			g, err := loadGenesisFlag(genesis)
 			if err != nil {
 				return err
@@ -67,7 +74,24 @@ func newImportCmd() *cobra.Command {
 				return fmt.Errorf("open %s: %w", args[0], err)
 			}
 			defer f.Close()
-			res, err := node.ImportChain(cmd.Context(), datadir, g, f, nil)
+			var size uint64
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				size = uint64(st.Size())
+			}
+			// Progress is the share of the file read: blocks are not
+			// counted before they are decoded.
+			cr := &countingReader{r: f}
+			rep := prog.reporter(log)
+			ctx, stop := context.WithCancel(cmd.Context())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				every(ctx, time.Second, func() { rep.Update(cr.n.Load(), size) })
+			}()
+			res, err := node.ImportChain(cmd.Context(), datadir, g, cr, log)
+			stop()
+			<-done
+			rep.Finish()
 			if res != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "imported %d blocks (%d already known), head %d\n", res.Imported, res.Known, res.Head)
 			}
@@ -76,5 +100,7 @@ func newImportCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&datadir, "datadir", node.DefaultDataDir(), "data directory of the (stopped) peer")
 	cmd.Flags().StringVar(&genesis, "genesis", "", "genesis JSON file; empty means the embedded dev genesis")
+	cmd.Flags().StringVar(&logLevel, "log.level", "info", "log level: debug, info, warn or error (progress lines are info)")
+	cmd.Flags().StringVar(&logFormat, "log.format", "text", "log format: text or json")
 	return cmd
 }

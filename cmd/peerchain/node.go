@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -180,6 +181,7 @@ TOML file, then the defaults shown below.`,
 			if err := applySettings(cmd.Flags(), os.Getenv); err != nil {
 				return err
 			}
+			prog := newJobProgress(cmd, f.logFormat, "sync", "blocks")
 			cfg, err := f.nodeConfig(cmd)
 			if err != nil {
 				return err
@@ -188,7 +190,10 @@ TOML file, then the defaults shown below.`,
 			if err != nil {
 				return err
 			}
-			return n.Run(cmd.Context(), nil)
+			ctx, stop := context.WithCancel(cmd.Context())
+			defer stop()
+			go followSync(ctx, n, prog.reporter(cfg.Logger))
+			return n.Run(ctx, nil)
 		},
 	}
 	f.register(cmd.Flags())

@@ -11,7 +11,7 @@ import (
 )
 
 func newVerifyCmd() *cobra.Command {
-	var datadir, genesis, logLevel string
+	var datadir, genesis, logLevel, logFormat string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-verify the stored chain from genesis (the peer must be stopped)",
@@ -20,10 +20,12 @@ executed again from genesis in a fresh temporary database, and must reach the
 same head. The peer using the data dir must be stopped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel, "text")
+			prog := newJobProgress(cmd, logFormat, "verify", "blocks")
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
 				return err
 			}
+			rep := prog.reporter(log)
 			var g *params.Genesis
 			if genesis != "" {
 				if g, err = params.LoadGenesis(genesis); err != nil {
@@ -33,7 +35,8 @@ same head. The peer using the data dir must be stopped.`,
 			if _, err := os.Stat(datadir); err != nil {
 				return fmt.Errorf("--datadir %s: %w", datadir, err)
 			}
-			res, err := node.VerifyChain(cmd.Context(), datadir, g, log)
+			res, err := node.VerifyChainProgress(cmd.Context(), datadir, g, log, rep.Update)
+			rep.Finish()
 			if err != nil {
 				return err
 			}
@@ -44,6 +47,7 @@ same head. The peer using the data dir must be stopped.`,
 	}
 	cmd.Flags().StringVar(&datadir, "datadir", node.DefaultDataDir(), "data directory to verify")
 	cmd.Flags().StringVar(&genesis, "genesis", "", "genesis JSON file; empty means the embedded dev genesis")
-	cmd.Flags().StringVar(&logLevel, "log.level", "warn", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&logLevel, "log.level", "info", "log level: debug, info, warn or error (progress lines are info)")
+	cmd.Flags().StringVar(&logFormat, "log.format", "text", "log format: text or json")
 	return cmd
 }

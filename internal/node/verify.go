@@ -28,6 +28,12 @@ type VerifyResult struct {
 // a temporary directory, and the result must reach the same head. The peer
 // using dataDir must be stopped.
 func VerifyChain(ctx context.Context, dataDir string, g *params.Genesis, log *slog.Logger) (*VerifyResult, error) {
+	return VerifyChainProgress(ctx, dataDir, g, log, nil)
+}
+
+// VerifyChainProgress is VerifyChain calling progress, if not nil, after
+// each verified block with the blocks done and the blocks to verify.
+func VerifyChainProgress(ctx context.Context, dataDir string, g *params.Genesis, log *slog.Logger, progress func(done, total uint64)) (*VerifyResult, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +102,10 @@ func VerifyChain(ctx context.Context, dataDir string, g *params.Genesis, log *sl
 		}
 		res.Blocks++
 		res.Txs += len(b.Transactions())
-		if time.Since(last) > 5*time.Second {
+		if progress != nil {
+			progress(res.Blocks, headNum)
+		}
+		if progress == nil && time.Since(last) > 5*time.Second {
 			log.Info("Verifying", "block", n, "of", headNum)
 			last = time.Now()
 		}

@@ -127,10 +127,10 @@ func (r *Reporter) Update(done, total uint64) {
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.mu.finished = false
-	if done < r.mu.done { // a restart of the count: the old rate means nothing
+	if done < r.mu.done || r.mu.finished { // a new run: the old rate means nothing
 		r.mu.samples = r.mu.samples[:0]
 	}
+	r.mu.finished = false
 	r.mu.done, r.mu.total = done, total
 	r.mu.samples = append(r.mu.samples, sample{now, done})
 	cut := 0
