@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -12,6 +13,10 @@ import (
 )
 
 func defaultDevnetDir() string { return devnet.DefaultDir() }
+
+// devnetPortsEnv set to "random" makes the devnet's default ports 0 (free
+// ones), so that devnets run by tests at once never contend for 8545.
+const devnetPortsEnv = "PEERCHAIN_DEVNET_PORTS"
 
 func newDevnetCmd() *cobra.Command {
 	var (
@@ -36,7 +41,11 @@ While it runs, from another terminal:
   peerchain devnet restart peer2       # start it again (it catches up)
   peerchain devnet partition peer0,peer1 peer2,peer3   # cut the network in two
   peerchain devnet heal                # join it again: the heaviest chain wins
-  peerchain devnet status              # every peer's head
+  peerchain devnet status              # every peer's head and fault
+  peerchain devnet delay peer2 200ms 20ms   # a slow link: watch forks grow
+  peerchain devnet loss peer2 5%       # lose 5% of its gossip messages
+  peerchain devnet bandwidth peer2 1mbit
+  peerchain devnet clear peer2
 
 Each peer's JSON-RPC URL is in the table and in devnet.json, and so is the
 devnet page (page: http://127.0.0.1:PORT/): the graph of the peers and their
@@ -69,6 +78,14 @@ refused by the peers of the other groups, so the providers must share a group.`,
 				return err
 			}
 			cfg.Dir, cfg.Logger, cfg.Out, cfg.NoUI = dir, log, cmd.OutOrStdout(), !ui
+			if os.Getenv(devnetPortsEnv) == "random" {
+				if !cmd.Flags().Changed("rpc.port") {
+					cfg.RPCPort = 0
+				}
+				if !cmd.Flags().Changed("p2p.port") {
+					cfg.P2PPort = 0
+				}
+			}
 			if !cmd.Flags().Changed("miners") {
 				cfg.Miners = min(cfg.Miners, cfg.Nodes) // --nodes 1 mines on its one peer
 			}
@@ -88,6 +105,8 @@ refused by the peers of the other groups, so the providers must share a group.`,
 	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
 	f.BoolVar(&ui, "ui", true, "serve the devnet page (the graph of peers, blocks propagating, forks; kill, restart, partition, heal) on 127.0.0.1")
 	f.IntVar(&cfg.UIPort, "ui.port", 0, "port of the devnet page on 127.0.0.1 (default 0: the port of the earlier run in --dir, else a free one)")
+	f.IntVar(&cfg.RPCPort, "rpc.port", devnet.DefaultRPCPort, "RPC port (HTTP and WebSocket) of peer0 on 127.0.0.1, where wallets look; the other peers take the next ones; a port in use is replaced by a free one (said in the table); 0 picks free ports (environment "+devnetPortsEnv+"=random sets both ports to 0)")
+	f.IntVar(&cfg.P2PPort, "p2p.port", devnet.DefaultP2PPort, "P2P (TCP) port of peer0 on 127.0.0.1; the other peers take the next ones; 0 picks free ports")
 	f.BoolVar(&cfg.Quiet, "quiet", false, "print the peer table but no live status lines")
 	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every full peer, e.g. --node-args=--miner.threads=2")
 	f.StringSliceVar(&cfg.LightArgs, "light-args", nil, "extra flags for every light peer, e.g. --light-args=--source.dropduration=1m")
@@ -142,7 +161,53 @@ refused by the peers of the other groups, so the providers must share a group.`,
 		},
 		newDevnetStatusCmd(dial),
 	)
+	cmd.AddCommand(newDevnetFaultCmds(dial)...)
 	return cmd
+}
+
+// newDevnetFaultCmds are delay, loss, bandwidth and clear: faults on one
+// full peer's link, applied by the peer itself at the libp2p layer.
+func newDevnetFaultCmds(dial func() (*devnet.Client, error)) []*cobra.Command {
+	fault := func(use, short, long string, args cobra.PositionalArgs) *cobra.Command {
+		kind, _, _ := strings.Cut(use, " ")
+		return &cobra.Command{
+			Use: use, Short: short, Long: long, Args: args,
+			RunE: func(cmd *cobra.Command, args []string) error {
+				c, err := dial()
+				if err != nil {
+					return err
+				}
+				return c.Fault(devnet.FaultRequest{Name: args[0], Kind: kind, Args: args[1:]})
+			},
+		}
+	}
+	const how = `The peer shapes its own traffic (admin_setShape), at the libp2p layer, whole
+messages at a time: every gossip message it receives or publishes and every
+request or response it sends or receives crosses its link. Faults add up
+(delay, loss and bandwidth at once); "clear" removes them all, and a restarted
+peer gets its faults again. Providers and light peers cannot be given one.
+` + "`peerchain devnet status`" + ` and the devnet page show them.`
+	return []*cobra.Command{
+		fault("delay NAME DELAY [JITTER]", "Delay every message in and out of a peer (e.g. 200ms 20ms; 0 removes it)",
+			`Delay every message crossing the peer's link, in either direction, by DELAY
+± JITTER (uniform): a request/response round trip costs two delays, as netem
+on both ends of a link would.
+
+`+how, cobra.RangeArgs(2, 3)),
+		fault("loss NAME PERCENT", "Lose a share of a peer's gossip messages (e.g. 5%; 0 removes it)",
+			`Lose PERCENT of the gossip messages (blocks, transactions) the peer receives
+or publishes. A lost block is learnt later by sync, when a child or a peer's
+head names it. Requests and responses are not lost (TCP and QUIC would
+retransmit them): they see the delay and the bandwidth only.
+
+`+how, cobra.ExactArgs(2)),
+		fault("bandwidth NAME RATE", "Limit a peer's link (tc units: 1mbit, 512kbit, 100kbps; 0 removes it)",
+			`Make the peer's link a queue of RATE in each direction: a message waits for
+the ones before it, then its size over RATE.
+
+`+how, cobra.ExactArgs(2)),
+		fault("clear NAME", "Remove every fault from a peer's link", how, cobra.ExactArgs(1)),
+	}
 }
 
 func newDevnetStatusCmd(dial func() (*devnet.Client, error)) *cobra.Command {
@@ -164,13 +229,17 @@ func newDevnetStatusCmd(dial func() (*devnet.Client, error)) *cobra.Command {
 				return enc.Encode(st)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tKIND\tALIVE\tPID\tHEAD\tHASH\tPEERS\tMINER\tRPC\tLIES")
+			fmt.Fprintln(w, "NAME\tKIND\tALIVE\tPID\tHEAD\tHASH\tPEERS\tMINER\tRPC\tFAULT\tLIES")
 			for _, p := range st {
 				if p.Kind == devnet.KindLiar {
-					fmt.Fprintf(w, "%s\t%s\t%v\t-\t-\t-\t-\t-\t%s\tfronts %s, caught %d×\n", p.Name, p.Kind, p.Alive, p.RPC, p.Fronts, p.Caught)
+					fmt.Fprintf(w, "%s\t%s\t%v\t-\t-\t-\t-\t-\t%s\t-\tfronts %s, caught %d×\n", p.Name, p.Kind, p.Alive, p.RPC, p.Fronts, p.Caught)
 					continue
 				}
-				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%d\t%s\t%d\t%v\t%s\t%s\n", p.Name, p.Kind, p.Alive, p.PID, p.Head, p.HeadHash.TerminalString(), p.Peers, p.Miner, p.RPC, dropsNote(p))
+				fault := "-"
+				if p.Fault != nil {
+					fault = p.Fault.Text
+				}
+				fmt.Fprintf(w, "%s\t%s\t%v\t%d\t%d\t%s\t%d\t%v\t%s\t%s\t%s\n", p.Name, p.Kind, p.Alive, p.PID, p.Head, p.HeadHash.TerminalString(), p.Peers, p.Miner, p.RPC, fault, dropsNote(p))
 			}
 			return w.Flush()
 		},

@@ -70,6 +70,9 @@ func (c *Client) Partition(groups [][]string) error { return c.post("/partition"
 // Heal lifts a partition.
 func (c *Client) Heal() error { return c.post("/heal", nil) }
 
+// Fault changes a peer's delay, loss or bandwidth, or clears them.
+func (c *Client) Fault(req FaultRequest) error { return c.post("/fault", req) }
+
 // Status returns every peer's state, head and peer count.
 func (c *Client) Status() ([]PeerStatus, error) {
 	resp, err := c.http.Get("http://devnet/status")

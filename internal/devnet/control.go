@@ -22,6 +22,7 @@ import (
 //	POST /restart/{name}   stop a peer (SIGINT) if it runs, start it again
 //	POST /partition        body: JSON [["peer0","peer1"],["peer2","peer3"]]
 //	POST /heal             lift the partition
+//	POST /fault            body: JSON FaultRequest (delay, loss, bandwidth, clear)
 //	GET  /status           JSON []PeerStatus
 //
 // A command answers 204, or 400 with the error as plain text.
@@ -43,6 +44,14 @@ func (s *Supervisor) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /heal", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.Heal(r.Context()))
+	})
+	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
+		var req FaultRequest
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&req); err != nil {
+			reply(w, fmt.Errorf("fault request: want a JSON object {name, kind, args}: %w", err))
+			return
+		}
+		reply(w, s.SetFault(r.Context(), req))
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -104,6 +113,11 @@ func (s *Supervisor) Restart(ctx context.Context, name string) error {
 	if groups != nil {
 		if err := s.applyPartition(ctx, groups, []*proc{p}, false); err != nil {
 			return fmt.Errorf("%s restarted, but the partition in force could not be applied to it again: %w", name, err)
+		}
+	}
+	if info.Fault != nil { // a peer forgets its shape when it stops
+		if err := tellFault(ctx, info, *info.Fault); err != nil {
+			return fmt.Errorf("%s restarted, but its fault (%s) could not be given to it again: %w", name, info.Fault.Text, err)
 		}
 	}
 	fmt.Fprintf(s.cfg.Out, "%s restarted (pid %d)\n", name, info.PID)

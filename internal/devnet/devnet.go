@@ -49,6 +49,11 @@ const (
 	DefaultMiners = 2
 	MaxNodes      = 32
 	MaxLight      = 32
+	// DefaultRPCPort is where wallets and tools look (Anvil, Hardhat and
+	// geth --dev answer there): the first peer's RPC port.
+	DefaultRPCPort = 8545
+	// DefaultP2PPort is `peerchain node`'s P2P port: the first peer's.
+	DefaultP2PPort = 30333
 )
 
 // The kinds of peer in devnet.json.
@@ -116,6 +121,16 @@ type Config struct {
 	// Out receives the peer table and the live status lines. Default:
 	// discarded.
 	Out io.Writer
+	// RPCPort is full peer 0's RPC port (HTTP and WebSocket): peer i gets
+	// RPCPort+i, the light peers and the liar the ports after the full
+	// peers'. A port that is taken is replaced by the earlier devnet's
+	// port for that peer or a free one, and the table says so. 0: no
+	// fixed port (the earlier devnet's, else a free one). The CLI's
+	// default is DefaultRPCPort, where wallets look.
+	RPCPort int
+	// P2PPort is full peer 0's P2P (TCP) port, the others following as
+	// for RPCPort. The CLI's default is DefaultP2PPort.
+	P2PPort int
 	// NoUI serves no devnet page.
 	NoUI bool
 	// UIPort is the devnet page's port on 127.0.0.1. Default (0): the
@@ -160,6 +175,14 @@ func (c *Config) validate() error {
 	}
 	if c.Liar && c.Light == 0 {
 		return errors.New("--liar without --light: the liar lies to light peers, and there are none; add --light 1 or more")
+	}
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--rpc.port", c.RPCPort}, {"--p2p.port", c.P2PPort}} {
+		if p.port < 0 || p.port > 65535 {
+			return fmt.Errorf("%s %d: a TCP port is 0 (pick free ones) to 65535", p.flag, p.port)
+		}
 	}
 	if c.UIPort < 0 || c.UIPort > 65535 {
 		return fmt.Errorf("--ui.port %d: a TCP port is 0 (pick one) to 65535", c.UIPort)
@@ -221,6 +244,10 @@ type Peer struct {
 	Providers []string `json:"providers,omitempty"`
 	// Fronts names the peer whose answers the liar forwards, altered.
 	Fronts string `json:"fronts,omitempty"`
+	// Fault is the delay, loss and bandwidth the peer puts on its own
+	// traffic (`peerchain devnet delay|loss|bandwidth|clear`), nil for
+	// none.
+	Fault *Fault `json:"fault,omitempty"`
 }
 
 // full reports whether p is a full peer (a provider is one).

@@ -72,7 +72,12 @@ func fakePeer(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	admin := &fakeAdmin{file: filepath.Join(dataDir, "blocked.json"), blocked: map[string]bool{}}
+	admin := &fakeAdmin{file: filepath.Join(dataDir, "blocked.json"), shapeFile: filepath.Join(dataDir, "shape.json"), blocked: map[string]bool{}}
+	// Like a real peer, it starts unshaped.
+	if err := os.WriteFile(admin.shapeFile, []byte("{}"), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if err := admin.save(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -230,11 +235,23 @@ type fakeNet struct{}
 
 func (fakeNet) PeerCount() hexutil.Uint64 { return 3 }
 
-// fakeAdmin keeps, like a real peer, its blocked set in memory only.
+// fakeAdmin keeps, like a real peer, its blocked set in memory only; it
+// writes the shape it is given (admin_setShape) to shapeFile.
 type fakeAdmin struct {
-	file    string
-	mu      sync.Mutex
-	blocked map[string]bool
+	file      string
+	shapeFile string
+	mu        sync.Mutex
+	blocked   map[string]bool
+}
+
+func (a *fakeAdmin) SetShape(args map[string]any) (map[string]any, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	data, err := json.Marshal(args)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"text": "fake"}, os.WriteFile(a.shapeFile, data, 0o600)
 }
 
 func (a *fakeAdmin) BlockPeers(ids []string) (bool, error) {

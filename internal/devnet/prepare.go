@@ -42,36 +42,41 @@ func (s *Supervisor) prepare() error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	// Two ports (RPC, P2P) for each process, one (RPC) for the liar, one
-	// for the devnet page.
+	// for the devnet page: each the configured one (RPCPort+i, P2PPort+i)
+	// when free, else the earlier devnet's when free, else any.
 	oldPorts := map[string][2]int{}
 	if old != nil {
 		for _, p := range old.Peers {
 			oldPorts[p.Name] = [2]int{p.RPCPort, p.P2PPort}
 		}
 	}
-	var want []int
+	var want [][]int
+	k := 0 // the processes' index in the run of configured ports
 	for i := 0; i < s.cfg.Nodes; i++ {
 		old := oldPorts[peerName(i)]
-		want = append(want, old[0], old[1])
+		want = append(want, s.wanted(s.cfg.RPCPort, k, old[0]), s.wanted(s.cfg.P2PPort, k, old[1]))
+		k++
 	}
 	for i := 0; i < s.cfg.Light; i++ {
 		old := oldPorts[lightName(i)]
-		want = append(want, old[0], old[1])
+		want = append(want, s.wanted(s.cfg.RPCPort, k, old[0]), s.wanted(s.cfg.P2PPort, k, old[1]))
+		k++
 	}
 	if s.cfg.Liar {
-		want = append(want, oldPorts[LiarName][0])
+		want = append(want, s.wanted(s.cfg.RPCPort, k, oldPorts[LiarName][0]))
 	}
 	if !s.cfg.NoUI {
 		page := s.cfg.UIPort
 		if page == 0 && old != nil {
 			page = old.PagePort
 		}
-		want = append(want, page)
+		want = append(want, []int{page})
 	}
 	ports, err := pickPorts(want)
 	if err != nil {
 		return err
 	}
+	s.portNotes(want, ports)
 	if !s.cfg.NoUI {
 		s.pagePort = ports[len(ports)-1]
 		if s.cfg.UIPort != 0 && s.pagePort != s.cfg.UIPort {
@@ -267,10 +272,54 @@ func (s *Supervisor) lightArgs(p *proc) []string {
 	return append(args, s.cfg.LightArgs...)
 }
 
+// wanted lists the ports to try, in order, for process k's RPC or P2P
+// port: base+k when base is set, then the earlier devnet's port.
+func (s *Supervisor) wanted(base, k, old int) []int {
+	var out []int
+	if base != 0 && base+k <= 65535 {
+		out = append(out, base+k)
+	}
+	if old != 0 {
+		out = append(out, old)
+	}
+	return out
+}
+
+// portNotes records, for the table, each configured port that was taken
+// and the port used instead.
+func (s *Supervisor) portNotes(want [][]int, got []int) {
+	names := []string{}
+	for i := 0; i < s.cfg.Nodes; i++ {
+		names = append(names, peerName(i)+"'s RPC", peerName(i)+"'s P2P")
+	}
+	for i := 0; i < s.cfg.Light; i++ {
+		names = append(names, lightName(i)+"'s RPC", lightName(i)+"'s P2P")
+	}
+	if s.cfg.Liar {
+		names = append(names, "the liar's RPC")
+	}
+	configured := func(i int) (int, bool) {
+		if i >= len(names) || len(want[i]) == 0 {
+			return 0, false
+		}
+		base := s.cfg.P2PPort
+		if strings.HasSuffix(names[i], "RPC") {
+			base = s.cfg.RPCPort
+		}
+		return want[i][0], base != 0
+	}
+	for i := range names {
+		if port, ok := configured(i); ok && got[i] != port {
+			s.notes = append(s.notes, fmt.Sprintf("127.0.0.1:%d is taken (another program listens there): %s is on port %d instead", port, names[i], got[i]))
+		}
+	}
+}
+
 // pickPorts returns one TCP port free on 127.0.0.1 for each entry of want:
-// the port asked for when it is free, otherwise (or for 0) a new one. It
-// holds every port until all are picked, so they are distinct.
-func pickPorts(want []int) ([]int, error) {
+// the first of the entry's ports that is free, otherwise (or for none) a
+// new one. It holds every port until all are picked, so they are
+// distinct.
+func pickPorts(want [][]int) ([]int, error) {
 	var held []net.Listener
 	defer func() {
 		for _, l := range held {
@@ -278,12 +327,15 @@ func pickPorts(want []int) ([]int, error) {
 		}
 	}()
 	out := make([]int, len(want))
-	for i, port := range want {
-		if port == 0 {
-			continue
-		}
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			held, out[i] = append(held, l), port
+	for i, ports := range want {
+		for _, port := range ports {
+			if port == 0 {
+				continue
+			}
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				held, out[i] = append(held, l), port
+				break
+			}
 		}
 	}
 	for i := range want {

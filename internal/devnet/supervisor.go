@@ -52,8 +52,10 @@ type Supervisor struct {
 	// pagePort is the devnet page's port (0 with Config.NoUI); web polls
 	// the peers for the page and the status line.
 	pagePort int
-	web      *tracker
-	page     http.Handler // nil when the binary carries no page
+	// notes tell, in the table, the configured ports that were taken.
+	notes []string
+	web   *tracker
+	page  http.Handler // nil when the binary carries no page
 	// ops serialises the control commands, so that, say, two restarts of
 	// one peer cannot start it twice. Taken before mu.
 	ops sync.Mutex

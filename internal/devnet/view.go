@@ -34,11 +34,22 @@ func (s *Supervisor) printTable() {
 		fmt.Fprintf(w, "%s\t%s\t-\t%s\t-\t-\tfronts %s (served by this supervisor)\n", l.Name, l.Kind, l.RPC, l.Fronts)
 	}
 	w.Flush()
+	for _, n := range s.notes {
+		fmt.Fprintf(s.cfg.Out, "note:        %s\n", n)
+	}
+	if first := s.mu.peers[0].info; first.full() {
+		where := "a wallet or tool"
+		if s.cfg.RPCPort != 0 && first.RPCPort == s.cfg.RPCPort {
+			where = "a wallet or tool left at its default"
+		}
+		fmt.Fprintf(s.cfg.Out, "wallets:     %s finds %s at %s (WebSocket %s), chain id %d\n", where, first.Name, first.RPC, first.WS, s.mu.chainID)
+	}
 	if s.web != nil {
 		fmt.Fprintf(s.cfg.Out, "page:        %s\n", s.pageURL())
 	}
 	fmt.Fprintf(s.cfg.Out, "devnet.json: %s (chain id %d)\n", StateFile(s.cfg.Dir), s.mu.chainID)
 	fmt.Fprintf(s.cfg.Out, "control:     peerchain devnet kill|restart NAME, partition A,B C,D, heal, status --dir %s\n", s.cfg.Dir)
+	fmt.Fprintf(s.cfg.Out, "faults:      peerchain devnet delay NAME 200ms [20ms], loss NAME 5%%, bandwidth NAME 1mbit, clear NAME\n")
 	if len(light) > 0 {
 		s.printLightLocked(light)
 	}
@@ -110,6 +121,9 @@ func (s *Supervisor) printStatus(ctx context.Context) {
 			}
 		default:
 			fmt.Fprintf(&b, "  %s: #%d %s p%d", name, st.Head, st.HeadHash.Hex()[2:6], st.Peers)
+		}
+		if st.Fault != nil && st.Alive {
+			fmt.Fprintf(&b, " [%s]", st.Fault.Text)
 		}
 	}
 	s.mu.Lock()

@@ -26,11 +26,12 @@ var errNoBlock = errors.New("no such block")
 //	GET  /api/state        WebState
 //	GET  /api/events       Server-Sent Events: "state" (a whole WebState
 //	                       when it changed), "head", "reorg", "down", "up",
-//	                       "partition", "heal" (WebEvent)
+//	                       "partition", "heal", "fault" (WebEvent)
 //	POST /api/kill         {"name": "peer2"}
 //	POST /api/restart      {"name": "peer2"}
 //	POST /api/partition    {"groups": [["peer0","peer1"],["peer2"]]}
 //	POST /api/heal
+//	POST /api/fault        {"name": "peer2", "kind": "delay", "args": ["200ms", "20ms"]}
 //
 // A command answers 204, or 400 with the error as plain text. Every
 // request must name the supervisor in its Host (127.0.0.1, localhost or
@@ -76,6 +77,14 @@ func (s *Supervisor) webHandler(t *tracker) http.Handler {
 			return
 		}
 		reply(w, s.Partition(r.Context(), req.Groups))
+	})
+	mux.HandleFunc("POST /api/fault", func(w http.ResponseWriter, r *http.Request) {
+		var req FaultRequest
+		if err := decodeBody(r, &req); err != nil {
+			reply(w, err)
+			return
+		}
+		reply(w, s.SetFault(r.Context(), req))
 	})
 	mux.HandleFunc("POST /api/heal", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.Heal(r.Context()))

@@ -48,6 +48,8 @@ type PeerView struct {
 	Err   string `json:"error,omitempty"`
 	// Fronts names the peer the liar forwards to.
 	Fronts string `json:"fronts,omitempty"`
+	// Fault is the delay, loss and bandwidth on the peer's link, if any.
+	Fault *Fault `json:"fault,omitempty"`
 }
 
 // WebState is GET /api/state: the whole devnet as the page draws it.
@@ -62,7 +64,7 @@ type WebState struct {
 }
 
 // WebEvent is one message of GET /api/events: "head", "reorg", "down",
-// "up", "partition" or "heal", with the fields of its kind.
+// "up", "partition", "heal" or "fault", with the fields of its kind.
 type WebEvent struct {
 	Type   string     `json:"type"`
 	Time   int64      `json:"time"`
@@ -70,6 +72,8 @@ type WebEvent struct {
 	Head   *HeadMove  `json:"head,omitempty"`
 	Reorg  *Reorg     `json:"reorg,omitempty"`
 	Groups [][]string `json:"groups,omitempty"`
+	// Fault is a "fault" event's new fault on Peer's link ("-" cleared).
+	Fault string `json:"fault,omitempty"`
 }
 
 // tracker polls every peer's head and connections, builds the block tree
@@ -192,7 +196,7 @@ func (t *tracker) step(ctx context.Context, poll, links bool, prev map[string]Pe
 	views := make([]PeerView, 0, len(infos)+1)
 	for i, info := range infos {
 		v := PeerView{Name: info.Name, Kind: info.Kind, Alive: info.Alive, PID: info.PID, RPC: info.RPC, ID: info.ID,
-			Miner: info.Miner, Coinbase: info.Coinbase, Group: -1, Connected: []string{}}
+			Miner: info.Miner, Coinbase: info.Coinbase, Group: -1, Connected: []string{}, Fault: info.Fault}
 		if gi, ok := group[info.Name]; ok {
 			v.Group = gi
 		}
@@ -203,6 +207,9 @@ func (t *tracker) step(ctx context.Context, poll, links bool, prev map[string]Pe
 			t.tree.forget(info.Name)
 		case seen && !old.Alive && info.Alive:
 			events = append(events, WebEvent{Type: "up", Time: ms, Peer: info.Name})
+		}
+		if seen && faultText(old.Fault) != faultText(info.Fault) {
+			events = append(events, WebEvent{Type: "fault", Time: ms, Peer: info.Name, Fault: faultText(info.Fault)})
 		}
 		a := answers[i]
 		if info.Alive && seen && old.Alive && old.PID == info.PID {
@@ -408,4 +415,12 @@ func getBlock(ctx context.Context, url, method string, id any) (blockRef, error)
 		return blockRef{}, errNoBlock
 	}
 	return blockRef{Number: uint64(b.Number), Hash: b.Hash, Parent: b.Parent, Miner: b.Miner}, nil
+}
+
+// faultText is a fault as the page's event log says it, "-" for none.
+func faultText(f *Fault) string {
+	if f == nil {
+		return "-"
+	}
+	return f.Text
 }
