@@ -53,7 +53,7 @@ func CheckExposure(e Exposure, err error) Result {
 	switch {
 	case e.Public && len(e.Accounts) > 0:
 		r.Status = Fail
-		r.What = fmt.Sprintf("the RPC is reachable beyond loopback (%s) with %d unlocked account(s) (%s): anyone who reaches it can spend them", where, len(e.Accounts), strings.Join(e.Accounts, ", "))
+		r.What = fmt.Sprintf("the RPC is reachable beyond loopback (%s) with %d unlocked account(s) (%s): anyone who reaches it can spend them", where, len(e.Accounts), accountList(e.Accounts))
 		r.Fix = "listen on loopback (--rpc 127.0.0.1:8545), or serve the public with --provider and without --unlock/--dev"
 	case e.Public && e.Signing:
 		r.Status = Fail
@@ -419,11 +419,19 @@ func CheckSync(s1, s2 SyncStatus, err error, blocks []BlockTime, conns []Conn) R
 		r.Fix = "wait a minute and run the doctor again; if it stays, look in the log for blocks refused (clock, bans); a claim costs nothing, so one peer may simply be lying"
 	case age > stale:
 		r.Status = Warn
-		r.What = fmt.Sprintf("in sync at block %d, but the head is %v old (blocks come every ~%v): the network may have stopped mining, or this peer is cut off", s2.Current, age.Round(time.Second), interval.Round(time.Second))
+		every := ""
+		if interval > 0 {
+			every = fmt.Sprintf(" (blocks came every ~%v)", interval.Round(time.Second))
+		}
+		r.What = fmt.Sprintf("in sync at block %d, but the head is %v old%s: the network may have stopped mining, or this peer is cut off", s2.Current, age.Round(time.Second), every)
 		r.Fix = "compare with another peer's head; check the peers and clock above"
 	default:
 		r.Status = OK
-		r.What = fmt.Sprintf("in sync at block %d (head %v old), %d new block(s) in the last %v", s2.Current, age.Round(time.Second), gained, dt.Round(time.Second))
+		when := fmt.Sprintf("head %v old", age.Round(time.Second))
+		if age < 0 {
+			when = fmt.Sprintf("head stamped %v in the future: see clock", (-age).Round(time.Second))
+		}
+		r.What = fmt.Sprintf("in sync at block %d (%s), %d new block(s) in the last %v", s2.Current, when, gained, dt.Round(time.Second))
 	}
 	return r
 }
@@ -440,4 +448,12 @@ func Bytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGT"[exp])
+}
+
+// accountList names the first three accounts.
+func accountList(a []string) string {
+	if len(a) <= 3 {
+		return strings.Join(a, ", ")
+	}
+	return strings.Join(a[:3], ", ") + fmt.Sprintf(" and %d more", len(a)-3)
 }

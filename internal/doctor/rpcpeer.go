@@ -213,11 +213,17 @@ func (p *RPCPeer) Exposure(ctx context.Context) (Exposure, error) {
 		return e, fmt.Errorf("eth_accounts: %w", err)
 	}
 	e.Accounts = accts
-	// A provider registers no signing method: the call is "not found".
-	// Elsewhere it fails on its (empty) arguments or the unknown account.
-	var sig hexutil.Bytes
-	err = p.c.CallContext(ctx, &sig, "eth_sign", "0x0000000000000000000000000000000000000000", "0x")
-	e.Signing = err == nil || !isMethodNotFound(err)
+	// A provider registers no signing method (no personal_ namespace).
+	var modules map[string]string
+	if err := p.c.CallContext(ctx, &modules, "rpc_modules"); err == nil {
+		_, e.Signing = modules["personal"]
+	} else {
+		// Without rpc_modules: a provider answers eth_sign "not found",
+		// others fail on the unknown account.
+		var sig hexutil.Bytes
+		err = p.c.CallContext(ctx, &sig, "eth_sign", "0x0000000000000000000000000000000000000000", "0x")
+		e.Signing = err == nil || !isMethodNotFound(err)
+	}
 
 	httpURL := *u
 	httpURL.Scheme = map[string]string{"ws": "http", "wss": "https"}[u.Scheme]
