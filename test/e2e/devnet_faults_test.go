@@ -229,7 +229,7 @@ func TestDevnetFaultsSlowBlockArrival(t *testing.T) {
 	miner, control, shaped := st.Peers[0].RPC, st.Peers[1].RPC, st.Peers[2].RPC
 	c := d.client("peer2")
 	waitUntil(t, 60*time.Second, "peer2 at block 2", func() bool { n, _, err := head(c); return err == nil && n >= 2 })
-	const blocks = 8
+	const blocks = 6
 
 	base := measurePhase(t, "baseline", miner, shaped, control, blocks)
 
@@ -246,7 +246,12 @@ func TestDevnetFaultsSlowBlockArrival(t *testing.T) {
 
 	d.ctl("delay", "peer2", "0")
 	d.ctl("loss", "peer2", "50%")
+	// Half the blocks are lost on average: a run of 6 with none lost
+	// (1 in 64) is measured again rather than failed.
 	lossy := measurePhase(t, "loss 50%", miner, shaped, control, blocks)
+	for try := 0; try < 2 && lossy.bySync == 0; try++ {
+		lossy = measurePhase(t, "loss 50% (again)", miner, shaped, control, blocks)
+	}
 
 	d.ctl("clear", "peer2")
 	if status := d.ctl("status"); strings.Contains(status, "loss 50%") {
