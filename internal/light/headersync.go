@@ -185,7 +185,7 @@ func (s *headerSyncer) syncWith(ctx context.Context, src Source, claim Claim) {
 						failed.Store(true)
 					} else {
 						last := len(r.headers) - 1
-						s.credit(src, s.hc.GetTD(r.hashes[last], r.headers[last].Number.Uint64()))
+						s.credit(sourceID(src), s.hc.GetTD(r.hashes[last], r.headers[last].Number.Uint64()))
 						if s.onStored != nil {
 							s.onStored(src, r.headers, r.hashes, r.at, catchUp)
 						}
@@ -315,13 +315,18 @@ func (s *headerSyncer) dropLocked(st *sourceState, why string) {
 	}
 }
 
-// credit notes the work of headers src served that were verified and
-// stored (td nil: none).
-func (s *headerSyncer) credit(src Source, td *big.Int) {
+// credit notes the work of headers that the source id (sourceID) served
+// or gossiped and that were verified and stored (td nil: none).
+func (s *headerSyncer) credit(id string, td *big.Int) {
+	if td == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.state(src); st != nil && td != nil && (st.proven == nil || td.Cmp(st.proven) > 0) {
-		st.proven = td
+	for _, st := range s.sources {
+		if sourceID(st.src) == id && (st.proven == nil || td.Cmp(st.proven) > 0) {
+			st.proven = td
+		}
 	}
 }
 

@@ -196,6 +196,10 @@ func New(ctx context.Context, cfg Config) (*Light, error) {
 	if !cfg.RPCDisabled {
 		rcfg := cfg.RPC
 		rcfg.Logger = cfg.Logger.With("module", "rpc")
+		if rcfg.Metrics, err = l.metrics(rcfg.Metrics); err != nil {
+			l.Close()
+			return nil, err
+		}
 		backend := rpc.Backend{
 			Chain: rchain,
 			Data:  &rpcData{f: l.fetch, hints: lru.NewCache[string, types.AccessList](1024)},
@@ -303,6 +307,7 @@ func (l *Light) onGossip(from peer.ID, b *types.Block) {
 		l.log.Debug("Gossiped header refused", "number", h.Number, "err", err)
 		return
 	}
+	l.sync.credit(from.String(), l.hc.GetTD(b.Hash(), b.NumberU64()))
 	l.view.record(h, b.Hash(), at, viaGossip, from.String())
 }
 

@@ -461,7 +461,12 @@ func (p *rpcPool) view() rpc.PoolView {
 		}
 		return strings.Compare(a.Address.Hex(), b.Address.Hex())
 	})
-	slices.SortFunc(txs, func(a, b sentTx) int { return b.at.Compare(a.at) }) // newest first
+	slices.SortFunc(txs, func(a, b sentTx) int { // highest tip first, as a pool's
+		if c := b.tx.GasTipCap().Cmp(a.tx.GasTipCap()); c != 0 {
+			return c
+		}
+		return strings.Compare(a.tx.Hash().Hex(), b.tx.Hash().Hex())
+	})
 	for _, s := range txs[:min(len(txs), maxPoolTop)] {
 		out.Top = append(out.Top, rpc.PoolTx{Hash: s.tx.Hash(), From: s.from, To: s.tx.To(), Nonce: hexutil.Uint64(s.tx.Nonce()),
 			Tip: (*hexutil.Big)(s.tx.GasTipCap()), Value: (*hexutil.Big)(s.tx.Value())})

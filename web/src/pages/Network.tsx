@@ -31,6 +31,12 @@ interface Peer {
   rateIn?: number
   rateOut?: number
   mesh?: string[]
+  // A light peer's sources: "provider" (a JSON-RPC URL) or "p2p" (a full
+  // peer), strikes in a row, and while dropped the evidence and its end.
+  kind?: string
+  strikes?: number
+  evidence?: string
+  droppedUntil?: string
 }
 interface Ban {
   id: string
@@ -111,6 +117,11 @@ export function dur(sec: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
 }
 
+// who names a peer or a source: a provider's URL whole, a peer id short.
+function who(id: string, n = 8): string {
+  return id.includes('://') ? id : short(id, n)
+}
+
 function since(iso: string | undefined, now: number): string {
   if (!iso) return '–'
   return dur((now - Date.parse(iso)) / 1000)
@@ -175,6 +186,8 @@ export default function Network(_: PageProps) {
     }
   }, [tick])
 
+  // A light peer lists its sources (each has a kind) in place of peers.
+  const light = !!view?.peers.some((p) => p.kind)
   return (
     <section data-test="page-network">
       <div className="row between">
@@ -193,14 +206,14 @@ export default function Network(_: PageProps) {
         <p className="muted">Loading…</p>
       ) : (
         <>
-          <Peers peers={view.peers} now={now} />
+          {light ? <Sources sources={view.peers} now={now} /> : <Peers peers={view.peers} now={now} />}
           <div className="grid2 net-grid">
-            <Histogram prop={view.prop} />
+            <Histogram prop={view.prop} light={light} />
             <ForkTree tips={view.tips} reorgs={view.reorgs} />
           </div>
           <div className="grid2 net-grid">
-            <Arrivals arrivals={view.arrivals} />
-            <Bans bans={view.bans} now={now} />
+            <Arrivals arrivals={view.arrivals} light={light} />
+            <Bans bans={view.bans} now={now} light={light} />
           </div>
         </>
       )}
@@ -279,7 +292,77 @@ function Peers({ peers, now }: { peers: Peer[]; now: number }) {
   )
 }
 
-function Histogram({ prop }: { prop?: Propagation }) {
+// Sources is a light peer's list of the places it asks: providers and full
+// peers over P2P, with what each claims, what its headers proved, its
+// strikes, and the evidence against a dropped one.
+function Sources({ sources, now }: { sources: Peer[]; now: number }) {
+  return (
+    <div className="card">
+      <h2 id="peers-h">
+        Sources <span className="muted" data-test="peer-count">({sources.length})</span>
+      </h2>
+      <p className="small muted">
+        This light peer keeps only headers and checks every answer against them; a source caught lying is dropped.
+      </p>
+      <div className="scroll" tabIndex={0} role="region" aria-labelledby="peers-h">
+        <table data-test="sources-table" aria-labelledby="peers-h" className="net-table">
+          <thead>
+            <tr>
+              <th scope="col">Source</th>
+              <th scope="col">Kind</th>
+              <th scope="col">State</th>
+              <th scope="col">Head</th>
+              <th scope="col">Total difficulty (claimed / proven)</th>
+              <th scope="col">Latency</th>
+              <th scope="col">In</th>
+              <th scope="col">Out</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sources.map((p) => (
+              <tr key={p.id} data-test="source-row" data-source={p.id} data-kind={p.kind} data-dropped={p.evidence ? 'yes' : 'no'}>
+                <td className="mono" title={p.id} data-test="source-id">
+                  {who(p.id)}
+                </td>
+                <td data-test="source-kind">{p.kind}</td>
+                <td className="small evidence" data-test="source-state">
+                  {p.evidence ? (
+                    <>
+                      <span className="badge bad">dropped</span>{' '}
+                      <span data-test="source-evidence">{p.evidence}</span>{' '}
+                      <span className="muted" title={p.droppedUntil}>
+                        (for {dur((Date.parse(p.droppedUntil ?? '') - now) / 1000)} more)
+                      </span>
+                    </>
+                  ) : p.strikes ? (
+                    <span className="badge warn">{p.strikes} strikes</span>
+                  ) : (
+                    <span className="badge ok">in use</span>
+                  )}
+                </td>
+                <td data-test="source-head">
+                  {p.head ? <a href={`#/block/${p.head.hash}`}>#{hexNum(p.head.number)}</a> : '–'}
+                </td>
+                <td className="small" data-test="source-td">
+                  {p.head ? `${BigInt(p.head.totalDifficulty)} / ${p.head.provenTotalDifficulty ? BigInt(p.head.provenTotalDifficulty) : '–'}` : '–'}
+                </td>
+                <td data-test="source-latency">{p.latencyMs > 0 ? `${p.latencyMs.toFixed(1)} ms` : '–'}</td>
+                <td data-test="peer-bytes-in" data-value={p.bytesIn ?? 0}>
+                  {bytes(p.bytesIn)}
+                </td>
+                <td data-test="peer-bytes-out" data-value={p.bytesOut ?? 0}>
+                  {bytes(p.bytesOut)}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  )
+}
+
+function Histogram({ prop, light }: { prop?: Propagation; light: boolean }) {
   const counts = prop?.counts ?? []
   const bounds = prop?.boundsMs ?? []
   const max = Math.max(1, ...counts)
@@ -295,7 +378,7 @@ function Histogram({ prop }: { prop?: Propagation }) {
         <span data-test="propagation-blocks" data-value={prop?.blocks ?? 0}>
           {prop?.blocks ?? 0}
         </span>{' '}
-        gossiped blocks · p50 <strong data-test="propagation-p50">{ms(prop?.p50Ms)}</strong> · p95{' '}
+        {light ? 'headers at the head' : 'gossiped blocks'} · p50 <strong data-test="propagation-p50">{ms(prop?.p50Ms)}</strong> · p95{' '}
         <strong data-test="propagation-p95">{ms(prop?.p95Ms)}</strong>
         <span className="muted"> (arrival minus block timestamp; timestamps have 1 s resolution)</span>
       </p>
@@ -443,10 +526,10 @@ function ForkTree({ tips, reorgs }: { tips?: Tips; reorgs: Reorg[] }) {
   )
 }
 
-function Arrivals({ arrivals }: { arrivals: Arrival[] | null }) {
+function Arrivals({ arrivals, light }: { arrivals: Arrival[] | null; light: boolean }) {
   return (
     <div className="card">
-      <h2 id="arrivals-h">Recent block arrivals</h2>
+      <h2 id="arrivals-h">{light ? 'Recent header arrivals (verified)' : 'Recent block arrivals'}</h2>
       {arrivals === null ? (
         <p className="muted">This peer does not show where its blocks came from.</p>
       ) : (
@@ -470,8 +553,8 @@ function Arrivals({ arrivals }: { arrivals: Arrival[] | null }) {
                   <td>{new Date(a.timeMs).toLocaleTimeString()}</td>
                   <td>{ms(a.delayMs)}</td>
                   <td data-test="arrival-via">{a.via}</td>
-                  <td className="mono" title={a.from}>
-                    {a.from ? short(a.from, 6) : 'this peer'}
+                  <td className="mono" title={a.from} data-test="arrival-from">
+                    {a.from ? who(a.from, 6) : 'this peer'}
                   </td>
                 </tr>
               ))}
@@ -483,33 +566,35 @@ function Arrivals({ arrivals }: { arrivals: Arrival[] | null }) {
   )
 }
 
-function Bans({ bans, now }: { bans: Ban[] | null; now: number }) {
+function Bans({ bans, now, light }: { bans: Ban[] | null; now: number; light: boolean }) {
   return (
     <div className="card">
-      <h2 id="bans-h">Banned peers</h2>
+      <h2 id="bans-h">{light ? 'Dropped sources' : 'Banned peers'}</h2>
       {bans === null ? (
         <p className="muted">This peer does not publish its ban list.</p>
       ) : bans.length === 0 ? (
         <p className="muted" data-test="no-bans">
-          Nobody is banned.
+          {light ? 'No source is dropped.' : 'Nobody is banned.'}
         </p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0} role="region" aria-labelledby="bans-h">
           <table data-test="bans-table" aria-labelledby="bans-h">
             <thead>
               <tr>
-                <th scope="col">Peer</th>
-                <th scope="col">Reason</th>
+                <th scope="col">{light ? 'Source' : 'Peer'}</th>
+                <th scope="col">{light ? 'Evidence' : 'Reason'}</th>
                 <th scope="col">Ends</th>
               </tr>
             </thead>
             <tbody>
               {bans.map((b) => (
-                <tr key={b.id} data-test="ban-row">
-                  <td className="mono" title={b.id}>
-                    {short(b.id, 8)}
+                <tr key={b.id} data-test="ban-row" data-peer={b.id}>
+                  <td className="mono nowrap" title={b.id}>
+                    {who(b.id)}
                   </td>
-                  <td>{b.reason}</td>
+                  <td className="evidence" data-test="ban-reason">
+                    {b.reason}
+                  </td>
                   <td title={b.until}>in {dur((Date.parse(b.until) - now) / 1000)}</td>
                 </tr>
               ))}

@@ -14,6 +14,7 @@ interface Ref {
 interface Status {
   client: string
   version: string
+  light?: boolean // a light peer: sources for peers, headers for blocks, its sent transactions for a pool
   startedAt: string
   uptimeSec: number
   peers: number
@@ -70,7 +71,7 @@ export default function Node(_: PageProps) {
               </dd>
             </div>
             <div>
-              <dt>Peers</dt>
+              <dt>{st.light ? 'Sources in use' : 'Peers'}</dt>
               <dd data-test="node-peers">{st.peers}</dd>
             </div>
             <div>
@@ -80,15 +81,15 @@ export default function Node(_: PageProps) {
               </dd>
             </div>
             <div>
-              <dt>Mining</dt>
+              <dt>{st.light ? 'Kind' : 'Mining'}</dt>
               <dd data-test="node-mining">
-                {st.mining.enabled ? `${Math.round(st.mining.hashrate)} H/s` : 'off'}
+                {st.light ? 'light peer' : st.mining.enabled ? `${Math.round(st.mining.hashrate)} H/s` : 'off'}
               </dd>
             </div>
           </dl>
-          <Sync s={st.sync} />
+          <Sync s={st.sync} light={!!st.light} />
           <div className="grid2 net-grid">
-            <Pool p={st.pool} />
+            <Pool p={st.pool} light={!!st.light} />
             <div className="card">
               <h2 id="disk-h">Disk</h2>
               <table data-test="disk-table" aria-labelledby="disk-h">
@@ -122,19 +123,20 @@ export default function Node(_: PageProps) {
   )
 }
 
-function Sync({ s }: { s: Status['sync'] }) {
+function Sync({ s, light }: { s: Status['sync']; light: boolean }) {
+  const what = light ? 'header' : 'block'
   const span = Math.max(1, s.highest - s.starting)
   const done = s.syncing ? Math.min(1, (s.current - s.starting) / span) : 1
   return (
     <div className="card" data-test="sync">
-      <h2>Sync</h2>
-      <label htmlFor="sync-progress">
-        {s.syncing ? `Syncing: block ${s.current} of ${s.highest}` : `In sync at block ${s.current}`}
+      <h2>{light ? 'Header sync' : 'Sync'}</h2>
+      <label htmlFor="sync-progress" data-test="sync-state">
+        {s.syncing ? `Syncing: ${what} ${s.current} of ${s.highest}` : `In sync at ${what} ${s.current}`}
       </label>
       <progress id="sync-progress" className="progress" max={1} value={done} data-test="sync-progress" data-value={done.toFixed(3)} />
       <p className="small">
         Import rate{' '}
-        <span data-test="sync-rate">{s.blocksPerSec === null ? 'unknown' : `${s.blocksPerSec.toFixed(2)} blocks/s`}</span>
+        <span data-test="sync-rate">{s.blocksPerSec === null ? 'unknown' : `${s.blocksPerSec.toFixed(2)} ${what}s/s`}</span>
         <span className="muted"> (last {Math.round(s.windowSec)} s)</span> · ETA{' '}
         <strong data-test="sync-eta">{!s.syncing ? '–' : s.etaSec === null ? 'unknown' : dur(s.etaSec)}</strong>
       </p>
@@ -142,11 +144,19 @@ function Sync({ s }: { s: Status['sync'] }) {
   )
 }
 
-function Pool({ p }: { p: Status['pool'] }) {
+function Pool({ p, light }: { p: Status['pool']; light: boolean }) {
   return (
     <div className="card">
       <h2 id="pool-h">
-        Pool: <span data-test="pool-pending">{p.pending}</span> pending, <span data-test="pool-queued">{p.queued}</span> queued
+        {light ? (
+          <>
+            Sent by this peer: <span data-test="pool-pending">{p.pending}</span> not known mined
+          </>
+        ) : (
+          <>
+            Pool: <span data-test="pool-pending">{p.pending}</span> pending, <span data-test="pool-queued">{p.queued}</span> queued
+          </>
+        )}
       </h2>
       <div className="scroll">
         <table data-test="pool-senders" aria-labelledby="pool-h">
@@ -162,7 +172,7 @@ function Pool({ p }: { p: Status['pool'] }) {
             {p.senders.length === 0 && (
               <tr>
                 <td colSpan={3} className="muted">
-                  The pool is empty.
+                  {light ? 'Nothing sent lately.' : 'The pool is empty.'}
                 </td>
               </tr>
             )}
@@ -178,7 +188,7 @@ function Pool({ p }: { p: Status['pool'] }) {
           </tbody>
         </table>
         <table data-test="pool-top">
-          <caption className="small muted">Highest tips</caption>
+          <caption className="small muted">{light ? 'Sent, highest tips first' : 'Highest tips'}</caption>
           <thead>
             <tr>
               <th scope="col">Transaction</th>
