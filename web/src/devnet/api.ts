@@ -20,7 +20,21 @@ export interface PeerView {
   group: number
   error?: string
   fronts?: string
+  fault?: Fault
 }
+
+// Fault is the delay, loss and bandwidth a full peer puts on its own link
+// (libp2p layer, whole messages): `peerchain devnet delay|loss|bandwidth`.
+export interface Fault {
+  delayMs?: number
+  jitterMs?: number
+  loss?: number
+  rateBits?: number
+  text: string
+  mode: string
+}
+
+export type FaultKind = 'delay' | 'loss' | 'bandwidth' | 'clear'
 
 export interface BlockNode {
   hash: Hash
@@ -61,12 +75,13 @@ export interface HeadMove {
 }
 
 export interface DevnetEvent {
-  type: 'head' | 'reorg' | 'down' | 'up' | 'partition' | 'heal'
+  type: 'head' | 'reorg' | 'down' | 'up' | 'partition' | 'heal' | 'fault'
   time: number
   peer?: string
   head?: HeadMove
   reorg?: Reorg
   groups?: string[][]
+  fault?: string
 }
 
 export interface Handlers {
@@ -75,7 +90,7 @@ export interface Handlers {
   connection(open: boolean): void
 }
 
-const eventTypes: DevnetEvent['type'][] = ['head', 'reorg', 'down', 'up', 'partition', 'heal']
+const eventTypes: DevnetEvent['type'][] = ['head', 'reorg', 'down', 'up', 'partition', 'heal', 'fault']
 
 // subscribe follows /api/events; EventSource reconnects by itself, and the
 // first message of every connection is the whole state.
@@ -103,3 +118,7 @@ export const kill = (name: string) => post('api/kill', { name })
 export const restart = (name: string) => post('api/restart', { name })
 export const partition = (groups: string[][]) => post('api/partition', { groups })
 export const heal = () => post('api/heal', {})
+// fault sets one part of a peer's link fault, as the CLI does: args are
+// ['200ms', '20ms'] for a delay, ['5%'] for a loss, ['1mbit'] for a
+// bandwidth, [] for clear.
+export const fault = (name: string, kind: FaultKind, args: string[]) => post('api/fault', { name, kind, args })

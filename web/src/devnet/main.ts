@@ -1,9 +1,10 @@
 // The devnet page: the graph, the peers with their kill and restart
-// buttons, the partition form, the block tree, reorgs and a log of events.
+// buttons and link faults, the partition and fault forms, the block tree,
+// reorgs and a log of events.
 
 import './devnet.css'
 import * as api from './api'
-import type { DevnetEvent, DevnetState, PeerView } from './api'
+import type { DevnetEvent, DevnetState, FaultKind, PeerView } from './api'
 import { BlockTree } from './blocktree'
 import { h, setAttrs, short } from './dom'
 import { Graph } from './graph'
@@ -22,10 +23,10 @@ const peersCard = h(
   h('h2', { id: 'peers-h' }, 'Peers'),
   h('div', { class: 'table-scroll' },
     h('table', { 'data-test': 'peers' },
-      h('thead', {}, h('tr', {}, ...['Peer', 'Kind', 'State', 'Head', 'Peers', 'Side', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ...['Peer', 'Kind', 'State', 'Head', 'Peers', 'Side', 'Link', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       tbody)),
 )
-const rows = new Map<string, { tr: HTMLTableRowElement; state: HTMLElement; head: HTMLElement; peers: HTMLElement; side: HTMLElement; kind: HTMLElement; kill: HTMLButtonElement; restart: HTMLButtonElement }>()
+const rows = new Map<string, { tr: HTMLTableRowElement; state: HTMLElement; head: HTMLElement; peers: HTMLElement; side: HTMLElement; link: HTMLElement; kind: HTMLElement; kill: HTMLButtonElement; restart: HTMLButtonElement }>()
 
 // Partition form: a side (A or B) per full peer.
 const sides = h('div', { class: 'sides' })
@@ -43,13 +44,58 @@ const partitionForm = h(
 )
 const sideSelects = new Map<string, HTMLSelectElement>()
 
+// Fault form: one full peer's link, delay ± jitter, loss or bandwidth.
+const faultPeer = h('select', { id: 'fault-peer', 'data-test': 'fault-peer' })
+const faultKind = h('select', { id: 'fault-kind', 'data-test': 'fault-kind' },
+  h('option', { value: 'delay' }, 'delay'),
+  h('option', { value: 'loss' }, 'loss'),
+  h('option', { value: 'bandwidth' }, 'bandwidth'),
+  h('option', { value: 'clear' }, 'clear all'))
+const faultValue = h('input', { id: 'fault-value', 'data-test': 'fault-value', size: 8, value: '200ms' })
+const faultJitter = h('input', { id: 'fault-jitter', 'data-test': 'fault-jitter', size: 6, placeholder: 'e.g. 20ms' })
+const faultExample: Record<FaultKind, string> = { delay: '200ms', loss: '5%', bandwidth: '1mbit', clear: '' }
+faultKind.onchange = () => {
+  const kind = faultKind.value as FaultKind
+  faultValue.value = faultExample[kind]
+  faultValue.disabled = kind === 'clear'
+  faultJitter.disabled = kind !== 'delay'
+}
+const faultForm = h(
+  'form',
+  { class: 'card', 'aria-labelledby': 'fault-h' },
+  h('h2', { id: 'fault-h' }, 'Link faults'),
+  h('p', { class: 'muted' }, 'Slow or lossy links, applied by the peer itself to whole libp2p messages: a delay on every message in and out, lost gossip messages (a lost block comes later by sync), a bandwidth. Watch forks grow with latency.'),
+  h('div', { class: 'row' },
+    h('label', { for: 'fault-peer' }, 'Peer', faultPeer),
+    h('label', { for: 'fault-kind' }, 'Fault', faultKind),
+    h('label', { for: 'fault-value' }, 'Value', faultValue),
+    h('label', { for: 'fault-jitter' }, '± jitter', faultJitter),
+    h('button', { type: 'submit', 'data-test': 'fault-apply' }, 'Apply')),
+)
+faultForm.onsubmit = (e) => {
+  e.preventDefault()
+  const kind = faultKind.value as FaultKind
+  const args = kind === 'clear' ? [] : [faultValue.value.trim()]
+  if (kind === 'delay' && faultJitter.value.trim()) args.push(faultJitter.value.trim())
+  act(`${kind} ${faultPeer.value}`, () => api.fault(faultPeer.value, kind, args))
+}
+
+function renderFaultPeers(st: DevnetState) {
+  const names = st.peers.filter((p) => p.kind === 'full').map((p) => p.name)
+  const have = [...faultPeer.options].map((o) => o.value)
+  if (names.join() === have.join()) return
+  const keep = faultPeer.value
+  faultPeer.replaceChildren(...names.map((n) => h('option', { value: n }, n)))
+  if (names.includes(keep)) faultPeer.value = keep
+}
+
 const reorgList = h('ol', { 'data-test': 'reorgs', class: 'reorgs', tabindex: 0, 'aria-labelledby': 'reorg-h' })
 const reorgCard = h('section', { class: 'card', 'aria-labelledby': 'reorg-h' }, h('h2', { id: 'reorg-h' }, 'Reorgs'), reorgList)
 const log = h('ul', { class: 'log', 'data-test': 'log', tabindex: 0, 'aria-labelledby': 'log-h', 'aria-live': 'polite', 'aria-relevant': 'additions' })
 const logCard = h('section', { class: 'card', 'aria-labelledby': 'log-h' }, h('h2', { id: 'log-h' }, 'Events'), log)
 const errorBox = h('p', { class: 'error', role: 'alert', 'data-test': 'error' })
 
-main.append(errorBox, h('div', { class: 'top-grid' }, graph.el, h('div', {}, peersCard, partitionForm)), tree.el, h('div', { class: 'grid2' }, reorgCard, logCard))
+main.append(errorBox, h('div', { class: 'top-grid' }, graph.el, h('div', {}, peersCard, partitionForm, faultForm)), tree.el, h('div', { class: 'grid2' }, reorgCard, logCard))
 
 let current: DevnetState | null = null
 
@@ -80,12 +126,13 @@ function row(p: PeerView) {
     const head = cell()
     const peers = cell()
     const side = cell()
+    const link = cell()
     const kind = cell()
     const actions = h('td', { class: 'actions' })
     if (p.kind !== 'liar') actions.append(kill, restart)
-    const tr = h('tr', { 'data-test': `peer-${p.name}` }, h('th', { scope: 'row' }, p.name), kind, state, head, peers, side, actions)
+    const tr = h('tr', { 'data-test': `peer-${p.name}` }, h('th', { scope: 'row' }, p.name), kind, state, head, peers, side, link, actions)
     tbody.append(tr)
-    r = { tr, state, head, peers, side, kind, kill, restart }
+    r = { tr, state, head, peers, side, link, kind, kill, restart }
     rows.set(p.name, r)
   }
   r.kind.textContent = p.kind + (p.miner ? ' ★' : '')
@@ -95,6 +142,8 @@ function row(p: PeerView) {
   setAttrs(r.head, { 'data-test': `head-${p.name}`, 'data-number': p.head, 'data-hash': p.headHash })
   r.peers.textContent = p.kind === 'liar' ? '—' : String(p.peerCount)
   r.side.textContent = p.group >= 0 ? 'AB'[p.group] ?? String(p.group + 1) : '—'
+  r.link.textContent = p.fault ? p.fault.text : '—'
+  setAttrs(r.link, { 'data-test': `fault-${p.name}`, class: p.fault ? 'fault' : undefined, title: p.fault ? `applied at the ${p.fault.mode} layer` : undefined })
   r.kill.disabled = !p.alive
   setAttrs(r.tr, { 'data-alive': String(p.alive) })
 }
@@ -142,6 +191,7 @@ function render(st: DevnetState) {
   graph.render(st)
   for (const p of st.peers) row(p)
   renderSides(st)
+  renderFaultPeers(st)
   tree.render(st)
   renderReorgs(st)
 }
@@ -173,6 +223,9 @@ function onEvent(e: DevnetEvent) {
       break
     case 'heal':
       note('healed', 'ok')
+      break
+    case 'fault':
+      note(e.fault && e.fault !== '-' ? `${e.peer}'s link: ${e.fault}` : `${e.peer}'s link cleared`, e.fault && e.fault !== '-' ? 'warn' : 'ok')
       break
   }
 }
