@@ -47,7 +47,7 @@ Start a mining peer on the embedded dev genesis (20 funded accounts of the
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newNodeCmd(), newLightCmd(), newDevnetCmd(), newWalletCmd(), newRPCCmd(), newVerifyCmd(), newExportCmd(), newImportCmd(), newDoctorCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(newNodeCmd(), newLightCmd(), newDevnetCmd(), newWalletCmd(), newRPCCmd(), newVerifyCmd(), newExportCmd(), newImportCmd(), newDoctorCmd(), newConfigCmd(), newKeyCmd(), newHealthCmd(), newVersionCmd())
 	return root
 }
 
