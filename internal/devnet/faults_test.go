@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,6 +134,51 @@ func TestFaultsOnFakePeers(t *testing.T) {
 	if err := c.Fault(FaultRequest{Name: "peer0", Kind: "delay", Args: []string{"1s"}}); err == nil || !strings.Contains(err.Error(), "cannot shape peer0: it is not running") {
 		t.Fatalf("a fault on a killed peer: %v", err)
 	}
+
+	// The page's API: the same command from the page's origin, and one
+	// from another site's page refused.
+	page := d.state().Page
+	post := func(origin, body string) int {
+		req, err := http.NewRequest("POST", page+"api/fault", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := `{"name":"peer1","kind":"bandwidth","args":["1mbit"]}`
+	if code := post("http://evil.example", body); code != http.StatusForbidden {
+		t.Fatalf("a fault from another site's page: HTTP %d, want 403", code)
+	}
+	if got := d.shapeOf("peer1"); got["rateBits"] != nil {
+		t.Fatalf("a refused page request shaped peer1: %v", got)
+	}
+	if code := post(strings.TrimSuffix(page, "/"), body); code != http.StatusNoContent {
+		t.Fatalf("a fault from the page: HTTP %d, want 204", code)
+	}
+	if got := d.shapeOf("peer1"); got["rateBits"] != 1e6 {
+		t.Fatalf("after the page's bandwidth peer1 was told %v", got)
+	}
+	waitFor(t, 10*time.Second, "the page's state to show peer1's fault", func() bool {
+		resp, err := http.Get(page + "api/state")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var st WebState
+		if json.NewDecoder(resp.Body).Decode(&st) != nil {
+			return false
+		}
+		return st.Peers[1].Fault != nil && st.Peers[1].Fault.Text == "delay 200ms±20ms, loss 5%, bandwidth 1mbit" && st.Peers[0].Fault == nil
+	})
 
 	if err := c.Fault(FaultRequest{Name: "peer1", Kind: "clear"}); err != nil {
 		t.Fatal(err)
