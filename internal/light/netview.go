@@ -418,7 +418,7 @@ func (n rpcNet) SubscribeNet(f func(rpc.NetEvent)) func() { return n.l.view.subs
 
 // NodeStatus is the node page: version, uptime, header sync with its
 // moving-rate ETA, the sources in use, the transactions this light peer
-// sent and has not seen mined, and the data dir's size.
+// sent that are not known mined, and the data dir's size.
 func (n rpcNet) NodeStatus() rpc.NodeStatus {
 	v := n.l.view
 	now := v.now()
@@ -438,8 +438,9 @@ func (n rpcNet) NodeStatus() rpc.NodeStatus {
 	return st
 }
 
-// view lists the transactions this light peer sent and has not yet seen
-// mined, as the pool (a light peer has no pool of its own).
+// view lists the transactions this light peer sent that are not known
+// mined (PendingNonce forgets those below the proven nonce, remember those
+// older than sentLifetime), as the pool: a light peer has none of its own.
 func (p *rpcPool) view() rpc.PoolView {
 	p.mu.Lock()
 	txs := make([]sentTx, 0, len(p.sent))
