@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 export CGO_ENABLED := 1
 
-.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean ui ui-check
+.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean ui ui-check static image
 
 all: build
 
@@ -59,6 +59,23 @@ crash: build
 bench: build
 	command -v wrk >/dev/null || (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) || true
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/...
+
+# The container image (README "Containers"): a static binary built here
+# (cgo libsecp256k1 and libc linked in), then the Dockerfile's final stage
+# over it (deploy/container/Containerfile.prebuilt, FROM scratch: nothing is
+# pulled). The Dockerfile itself builds the same image where a registry is
+# reachable. Not part of make test; test/e2e's TestContainerNetwork builds
+# and runs the image when podman works.
+IMAGE     ?= localhost/peerchain:latest
+CONTAINER ?= $(shell command -v podman || command -v docker)
+static:
+	$(GO) build -trimpath -tags netgo,osusergo -ldflags '-s -w -linkmode external -extldflags "-static"' -o bin/peerchain-static ./cmd/peerchain
+
+image: static
+	rm -rf bin/image && mkdir -p bin/image/etc bin/image/data
+	cp bin/peerchain-static bin/image/peerchain
+	cp deploy/container/passwd deploy/container/group bin/image/etc/
+	$(CONTAINER) build $(if $(findstring podman,$(CONTAINER)),--format docker) -f deploy/container/Containerfile.prebuilt -t $(IMAGE) bin/image
 
 clean:
 	rm -rf bin
