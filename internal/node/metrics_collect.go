@@ -20,7 +20,7 @@ var (
 	descPool       = prometheus.NewDesc("peerchain_txpool_transactions", "Transactions in the pool: pending (executable) or queued.", []string{"state"}, nil)
 	descPeers      = prometheus.NewDesc("peerchain_p2p_peers", "Connected peers by the direction of their first connection: inbound or outbound.", []string{"direction"}, nil)
 	descBytes      = prometheus.NewDesc("peerchain_p2p_bytes_total",
-		"Bytes moved with peers by protocol (our protocols by short name, libp2p's by their id; a set bounded by the protocols this host speaks) and direction (in, out).",
+		"Bytes moved with peers by protocol (our protocols by short name, libp2p's by their id, none before one is agreed; a set bounded by the protocols this host speaks) and direction (in, out).",
 		[]string{"protocol", "direction"}, nil)
 	descBanned    = prometheus.NewDesc("peerchain_p2p_banned_peers", "Peers banned now.", nil, nil)
 	descBans      = prometheus.NewDesc("peerchain_p2p_bans_total", "Bans since start by reason class: flooding, oversized, malformed, invalid, unresponded, other.", []string{"reason"}, nil)

@@ -75,9 +75,10 @@ type Config struct {
 	// ProofWindow is the number of blocks whose state can be proven
 	// (eth_getProof) and read; 0: the last 128 (chain.Config.ProofWindow).
 	ProofWindow uint64
-	// Metrics is the registry served at GET /metrics on the RPC address.
-	// Default: a new registry (never the global one) with the Go runtime
-	// and process collectors and the node's head and peer gauges.
+	// Metrics is the registry served at GET /metrics on the RPC address,
+	// where the node registers the Go runtime and process collectors and
+	// its own metrics (metrics.go) beside the RPC's. Default: a new
+	// registry (never the global one).
 	Metrics *prometheus.Registry
 
 	// Pool is the transaction pool configuration (Chain, Journal, Logger
