@@ -33,7 +33,9 @@ func newDevnetCmd() *cobra.Command {
 other; the first M mine (rewards to the first dev accounts). The command prints
 a table of the peers and a live status line, writes <dir>/devnet.json, and stops
 every peer cleanly on Ctrl-C. An existing devnet in <dir> is continued (use
---reset for a fresh one).
+--reset for a fresh one). peer0's RPC is http://127.0.0.1:8545 (WebSocket on
+the same port), where wallets look; peer1 is on 8546, and so on (--rpc.port,
+--p2p.port; a port in use is replaced by a free one and the table says so).
 
 While it runs, from another terminal:
 
