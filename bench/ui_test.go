@@ -46,9 +46,11 @@ type uiResult struct {
 	Idle    map[string]uiFrames `json:"idle"`
 	Load    map[string]uiFrames `json:"load"`
 	Samples []struct {
-		T      float64 `json:"t"`
-		UsedMB float64 `json:"usedMB"`
-		Nodes  float64 `json:"nodes"`
+		T         float64 `json:"t"`
+		UsedMB    float64 `json:"usedMB"`
+		Nodes     float64 `json:"nodes"`
+		Live      float64 `json:"live"`
+		Listeners float64 `json:"listeners"`
 	} `json:"samples"`
 	End    uiFrames `json:"end"`
 	Head   string   `json:"head"`
@@ -209,6 +211,11 @@ func BenchmarkUI(b *testing.B) {
 	}
 	fmt.Printf("  heap after GC %.1f MiB → %.1f MiB after %.0f s (ratio %.2f, peak %.1f MiB); DOM nodes %.0f → %.0f; frame p95 at the end %.1f ms; head shown %s; console errors %d\n",
 		first.UsedMB, last.UsedMB, last.T, last.UsedMB/first.UsedMB, peak, first.Nodes, last.Nodes, res.End.P95, strings.TrimSpace(res.Head), len(res.Errors))
+	fmt.Printf("  samples (s: heap MiB, DOM nodes, of them in the document, JS listeners):")
+	for _, s := range res.Samples {
+		fmt.Printf(" %.0f: %.1f/%.0f/%.0f/%.0f", s.T, s.UsedMB, s.Nodes, s.Live, s.Listeners)
+	}
+	fmt.Println()
 	for _, e := range res.Errors {
 		fmt.Printf("  console error: %s\n", e)
 	}

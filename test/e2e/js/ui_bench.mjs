@@ -59,7 +59,7 @@ try {
       .observe({ type: 'longtask', buffered: true });
   });
   await page.goto(url + '/#/', { waitUntil: 'load' });
-  await page.waitForSelector(pages[0].ready, { timeout: 30000 });
+  await page.locator(pages[0].ready).first().waitFor({ timeout: 30000 });
 
   async function frames(ms) {
     await page.evaluate(() => { window.__long = []; });
@@ -92,7 +92,9 @@ try {
     const t0 = Date.now();
     const link = page.locator(`nav a[href="${p.hash}"]`).first();
     if (await link.count()) await link.click(); else await page.evaluate((h) => { location.hash = h; }, p.hash);
-    await page.waitForSelector(p.ready, { timeout: 30000 });
+    // A locator, not waitForSelector: an ElementHandle would keep the
+    // page's old DOM alive after it is left, and count as a leak.
+    await page.locator(p.ready).first().waitFor({ timeout: 30000 });
     return Date.now() - t0;
   }
 
@@ -112,7 +114,9 @@ try {
     const u = await cdp.send('Runtime.getHeapUsage');
     const m = await cdp.send('Performance.getMetrics');
     const nodes = m.metrics.find((x) => x.name === 'Nodes')?.value ?? 0;
-    return { usedMB: u.usedSize / (1 << 20), nodes };
+    const live = await page.evaluate(() => document.getElementsByTagName('*').length);
+    const listeners = m.metrics.find((x) => x.name === 'JSEventListeners')?.value ?? 0;
+    return { usedMB: u.usedSize / (1 << 20), nodes, live, listeners };
   }
 
   const idle = await measureAll('idle');
