@@ -104,6 +104,7 @@ refused by the peers of the other groups, so the providers must share a group.`,
 	f.IntVar(&cfg.Providers, "providers", 0, "how many full peers run as public providers (--provider): the last ones; their RPC URLs are the light peers' providers (0 to --nodes; default 0, none)")
 	f.IntVar(&cfg.Light, "light", 0, fmt.Sprintf("number of light peers, asking the providers (every full peer when --providers is 0) and every full peer over P2P (0 to %d; default 0, none)", devnet.MaxLight))
 	f.BoolVar(&cfg.Liar, "liar", false, "serve a lying provider in front of the first provider, asked first by every light peer, to watch its lies caught (needs --light; default off)")
+	f.BoolVar(&cfg.NetNS, "netns", false, "run each full peer in a network namespace of its own, on a bridge (10.213.0.0/24), so that delay, loss and bandwidth are put on its link by the kernel (tc netem; tbf for bandwidth alone) instead of at the libp2p layer; RPC stays on 127.0.0.1 (forwarded); needs root, ip and tc; no --light or --liar (default off)")
 	f.BoolVar(&cfg.Reset, "reset", false, "wipe the devnet directory first")
 	f.BoolVar(&ui, "ui", true, "serve the devnet page (the graph of peers, blocks propagating, forks; kill, restart, partition, heal) on 127.0.0.1")
 	f.IntVar(&cfg.UIPort, "ui.port", 0, "port of the devnet page on 127.0.0.1 (default 0: the port of the earlier run in --dir, else a free one)")

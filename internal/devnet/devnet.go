@@ -131,6 +131,12 @@ type Config struct {
 	// P2PPort is full peer 0's P2P (TCP) port, the others following as
 	// for RPCPort. The CLI's default is DefaultP2PPort.
 	P2PPort int
+	// NetNS runs every full peer in a network namespace of its own, on a
+	// bridge, so that faults are put on its link by the kernel (tc netem)
+	// rather than by the peer at the libp2p layer (see netns.go). It
+	// needs root, ip and tc, and takes no light peers or liar. Default
+	// false.
+	NetNS bool
 	// NoUI serves no devnet page.
 	NoUI bool
 	// UIPort is the devnet page's port on 127.0.0.1. Default (0): the
@@ -172,6 +178,14 @@ func (c *Config) validate() error {
 	}
 	if c.Light < 0 || c.Light > MaxLight {
 		return fmt.Errorf("--light %d: a devnet has 0 to %d light peers", c.Light, MaxLight)
+	}
+	if c.NetNS {
+		if c.Light > 0 || c.Liar {
+			return fmt.Errorf("--netns with --light %d or --liar: only full peers run in namespaces (light peers in namespaces are not built)", c.Light)
+		}
+		if err := CheckNetNS(); err != nil {
+			return err
+		}
 	}
 	if c.Liar && c.Light == 0 {
 		return errors.New("--liar without --light: the liar lies to light peers, and there are none; add --light 1 or more")
@@ -244,6 +258,10 @@ type Peer struct {
 	Providers []string `json:"providers,omitempty"`
 	// Fronts names the peer whose answers the liar forwards, altered.
 	Fronts string `json:"fronts,omitempty"`
+	// NetNS is the network namespace the peer runs in (Config.NetNS),
+	// Addr its address there.
+	NetNS string `json:"netns,omitempty"`
+	Addr  string `json:"addr,omitempty"`
 	// Fault is the delay, loss and bandwidth the peer puts on its own
 	// traffic (`peerchain devnet delay|loss|bandwidth|clear`), nil for
 	// none.

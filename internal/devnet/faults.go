@@ -33,8 +33,9 @@ type Fault struct {
 	// Text is the fault as the status prints it: "delay 200ms±20ms,
 	// loss 5%, bandwidth 1mbit".
 	Text string `json:"text,omitempty"`
-	// Mode is where it is applied: "libp2p" (the only mode built; see the
-	// package doc).
+	// Mode is where it is applied: "libp2p" (by the peer), or "netem" or
+	// "tbf" (the qdisc tc puts on the peer's veth, both ends, with
+	// Config.NetNS).
 	Mode string `json:"mode,omitempty"`
 }
 
@@ -177,6 +178,8 @@ func (s *Supervisor) SetFault(ctx context.Context, req FaultRequest) error {
 	defer s.ops.Unlock()
 	info := s.infoOf(p)
 	switch {
+	case s.net != nil && info.Kind != KindLight:
+		// tc shapes the link; the peer needs neither admin_ nor to run.
 	case info.Kind == KindProvider:
 		return fmt.Errorf("%s is a provider: it serves no admin_ RPC, so it cannot be told to shape its traffic; give the fault to a full peer", req.Name)
 	case info.Kind == KindLight:
@@ -192,7 +195,11 @@ func (s *Supervisor) SetFault(ctx context.Context, req FaultRequest) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", req.Kind, req.Name, err)
 	}
-	if err := tellFault(ctx, info, next); err != nil {
+	if s.net != nil {
+		if err := s.shapeNetNS(info, &next); err != nil {
+			return err
+		}
+	} else if err := tellFault(ctx, info, next); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -209,13 +216,25 @@ func (s *Supervisor) SetFault(ctx context.Context, req FaultRequest) error {
 	if next == (Fault{}) {
 		fmt.Fprintf(s.cfg.Out, "%s: link cleared\n", req.Name)
 	} else {
-		fmt.Fprintf(s.cfg.Out, "%s: %s (at the libp2p layer)\n", req.Name, next.Text)
+		fmt.Fprintf(s.cfg.Out, "%s: %s (%s)\n", req.Name, next.Text, modeText(next.Mode))
 	}
 	return nil
 }
 
-// tellFault gives a peer its fault (the zero Fault clears it).
+func modeText(mode string) string {
+	if mode == "libp2p" {
+		return "at the libp2p layer"
+	}
+	return "tc " + mode + " on its veth, both ends"
+}
+
+// tellFault gives a peer its fault (the zero Fault clears it). A fault put
+// on a link by tc (Config.NetNS) is not the peer's: the veth keeps it
+// across the peer's restarts, and there is nothing to tell.
 func tellFault(ctx context.Context, info Peer, f Fault) error {
+	if f.Mode != "" && f.Mode != "libp2p" {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var out struct {

@@ -88,6 +88,10 @@ func (s *Supervisor) prepare() error {
 		if err != nil {
 			return err
 		}
+		if s.net != nil {
+			p.info.NetNS, p.info.Addr = s.net.ns(p.info.Name), netnsAddr(i)
+			p.info.P2P = []string{fmt.Sprintf("/ip4/%s/tcp/%d/p2p/%s", p.info.Addr, p.info.P2PPort, p.info.ID)}
+		}
 		s.mu.peers = append(s.mu.peers, p)
 	}
 	ports = ports[2*s.cfg.Nodes:]
@@ -224,9 +228,13 @@ func (s *Supervisor) nodeArgs(p *proc) []string {
 			boot = append(boot, o.info.P2P...)
 		}
 	}
+	p2pHost := "127.0.0.1"
+	if p.info.Addr != "" {
+		p2pHost = p.info.Addr // its namespace's; its RPC stays on its loopback
+	}
 	args := []string{"node", "--datadir", p.info.DataDir,
 		"--rpc", fmt.Sprintf("127.0.0.1:%d", p.info.RPCPort),
-		"--p2p", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p.info.P2PPort),
+		"--p2p", fmt.Sprintf("/ip4/%s/tcp/%d", p2pHost, p.info.P2PPort),
 		"--log.format", "json"}
 	if len(boot) > 0 {
 		args = append(args, "--bootnodes", strings.Join(boot, ","))

@@ -55,7 +55,9 @@ type Supervisor struct {
 	// notes tell, in the table, the configured ports that were taken.
 	notes []string
 	web   *tracker
-	page  http.Handler // nil when the binary carries no page
+	// net is the network namespaces with Config.NetNS, else nil.
+	net  *netnet
+	page http.Handler // nil when the binary carries no page
 	// ops serialises the control commands, so that, say, two restarts of
 	// one peer cannot start it twice. Taken before mu.
 	ops sync.Mutex
@@ -83,6 +85,9 @@ func New(cfg Config) (*Supervisor, error) {
 		return nil, fmt.Errorf("dev account 0: %w", err)
 	}
 	s.probe = crypto.PubkeyToAddress(k.PublicKey)
+	if cfg.NetNS {
+		s.net = newNetnet(cfg.Dir, s.log)
+	}
 	if err := s.prepare(); err != nil {
 		return nil, err
 	}
@@ -127,6 +132,13 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		stopPage()
 		s.stopAll()
 		stopLiar()
+		if s.net != nil {
+			s.net.stopForwarding()
+			if err := s.net.teardown(); err != nil {
+				s.log.Error("Could not remove the devnet's network namespaces", "err", err)
+				fmt.Fprintf(s.cfg.Out, "could not remove the network namespaces: %v\n", err)
+			}
+		}
 		_ = os.Remove(SocketFile(s.cfg.Dir))
 		if ctx.Err() != nil {
 			fmt.Fprintln(s.cfg.Out, "Every peer has stopped.")
@@ -136,6 +148,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	// The liar first: the light peers ask it from their start.
 	if stopLiar, err = s.startLiar(); err != nil {
 		stopLiar = func() {}
+		return err
+	}
+	if err := s.startNetNS(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -233,6 +248,9 @@ func (s *Supervisor) startLocked(p *proc) error {
 		return fmt.Errorf("open the log of %s: %w", p.info.Name, err)
 	}
 	cmd := exec.Command(s.cfg.Binary, p.args...)
+	if p.info.NetNS != "" {
+		cmd = exec.Command("ip", append([]string{"netns", "exec", p.info.NetNS, s.cfg.Binary}, p.args...)...)
+	}
 	cmd.Stdout, cmd.Stderr = f, f
 	// Own process group: a Ctrl-C in the terminal reaches only the
 	// supervisor, which then stops the peers itself; if the supervisor
