@@ -20,10 +20,11 @@ const devnetPortsEnv = "PEERCHAIN_DEVNET_PORTS"
 
 func newDevnetCmd() *cobra.Command {
 	var (
-		cfg      devnet.Config
-		logLevel string
-		dir      string
-		ui       bool
+		cfg       devnet.Config
+		logLevel  string
+		logFormat string
+		dir       string
+		ui        bool
 	)
 	cmd := &cobra.Command{
 		Use:   "devnet",
@@ -75,7 +76,7 @@ only: light peers keep asking every source, and providers (no admin_ RPC) are
 refused by the peers of the other groups, so the providers must share a group.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(cmd.ErrOrStderr(), logLevel, "text")
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
 				return err
 			}
@@ -114,6 +115,7 @@ refused by the peers of the other groups, so the providers must share a group.`,
 	f.StringSliceVar(&cfg.NodeArgs, "node-args", nil, "extra flags for every full peer, e.g. --node-args=--miner.threads=2")
 	f.StringSliceVar(&cfg.LightArgs, "light-args", nil, "extra flags for every light peer, e.g. --light-args=--source.dropduration=1m")
 	f.StringVar(&logLevel, "log.level", "warn", "log level of the supervisor: debug, info, warn or error")
+	f.StringVar(&logFormat, "log.format", "text", "log format of the supervisor: text or json (each peer logs JSON to <dir>/<peer>/node.log)")
 	cmd.PersistentFlags().StringVar(&dir, "dir", defaultDevnetDir(), "devnet directory: peers' data dirs, devnet.json, control socket")
 
 	dial := func() (*devnet.Client, error) { return devnet.Dial(dir) }
