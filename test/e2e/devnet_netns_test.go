@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/ethclient"
 )
 
 // nsdevSkip skips unless this test can make network namespaces: root, ip
@@ -152,6 +154,14 @@ func TestDevnetNetnsFaults(t *testing.T) {
 	if q := nsdevQdisc(t, st.Peers[2].NetNS); strings.Contains(q, "netem") || strings.Contains(q, "tbf") {
 		t.Fatalf("peer2's veth after clear:\n%s", q)
 	}
+	// A link the bucket stalled leaves peer2 catching up by sync: wait
+	// for it to hold the miner's head before measuring the plain link.
+	mc, sc := dialEth(t, miner), dialEth(t, shaped)
+	waitUntil(t, 60*time.Second, "peer2 back at the miner's head after clear", func() bool {
+		mh, _, err1 := head(mc)
+		sh, _, err2 := head(sc)
+		return err1 == nil && err2 == nil && sh >= mh
+	})
 	cleared := measurePhase(t, "cleared", miner, shaped, control, blocks)
 	if e := extra(cleared); e > 150 {
 		t.Errorf("after clear: peer2 %d ms behind peer1; want the baseline back", e)
@@ -161,4 +171,15 @@ func TestDevnetNetnsFaults(t *testing.T) {
 	if left := nsdevLeft(t, prefix, tag); len(left) > 0 {
 		t.Fatalf("after stop the host still has the devnet's %q", left)
 	}
+}
+
+// dialEth connects an ethclient to url for the test's life.
+func dialEth(t *testing.T, url string) *ethclient.Client {
+	t.Helper()
+	c, err := ethclient.Dial(url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }

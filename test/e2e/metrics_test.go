@@ -98,9 +98,12 @@ func TestDevnetMetrics(t *testing.T) {
 	second := map[string]promScrape{}
 	for name, url := range urls {
 		h0 := first[name].get("peerchain_chain_head_number")
-		waitUntil(t, 90*time.Second, name+"'s head moving", func() bool {
+		b0 := first[name].get("peerchain_p2p_bytes_total")
+		// libp2p's byte counters are summed by a sweeper about once a
+		// second: wait for them too, not only for the head.
+		waitUntil(t, 90*time.Second, name+"'s head and bytes moving", func() bool {
 			second[name] = scrapeMetrics(t, url)
-			return second[name].get("peerchain_chain_head_number") >= h0+2
+			return second[name].get("peerchain_chain_head_number") >= h0+2 && second[name].get("peerchain_p2p_bytes_total") > b0
 		})
 	}
 	type series struct {

@@ -74,6 +74,9 @@ try {
     seen.liarEvidence = await liar.locator('[data-test="source-evidence"]').innerText();
     seen.providerKind = await provider.getAttribute("data-kind");
     seen.providerHead = await provider.locator('[data-test="source-head"]').innerText();
+    // The full peers over P2P join as sources once connected (the page
+    // refreshes every 3 s); on a loaded machine that takes a while.
+    await page.locator('[data-test="source-row"][data-kind="p2p"]').first().waitFor();
     seen.kinds = await el(page, "source-kind").allInnerTexts();
     // The dropped-sources list names the liar with the same evidence.
     const ban = page.locator(`[data-test="ban-row"][data-peer="${liarURL}"]`);
