@@ -114,7 +114,9 @@ export function dur(sec: number): string {
   const s = Math.max(0, Math.round(sec))
   if (s < 60) return `${s} s`
   if (s < 3600) return `${Math.floor(s / 60)} min`
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+  if (s < 2 * 365 * 86400) return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`
+  return `${Math.floor(s / (365 * 86400))} years`
 }
 
 // who names a peer or a source: a provider's URL whole, a peer id short.
