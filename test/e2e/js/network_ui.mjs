@@ -6,52 +6,10 @@
 // 390 wide and checked with axe-core (no serious or critical finding); any
 // console error fails the run. Prints one JSON line with what it saw.
 // Usage: node network_ui.mjs PEER_URL OTHER_PEER_ID SCREENSHOT_DIR
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { T, el, log, startBrowser } from "./browser.mjs";
 
 const [peerURL, otherID, shots] = process.argv.slice(2);
-mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axePath = require.resolve("axe-core/axe.min.js");
-const T = 90_000;
-
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-const seen = { screenshots: 0 };
-const log = (...a) => console.error(new Date().toISOString().slice(11, 19), ...a);
-const el = (page, test) => page.locator(`[data-test="${test}"]`);
-
-async function newPage(viewport) {
-  // bypassCSP lets the test inject axe-core; the page itself runs under the peer's CSP.
-  const ctx = await browser.newContext({ viewport, bypassCSP: true });
-  const page = await ctx.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error on ${page.url()}: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error on ${page.url()}: ${e.message}`));
-  page.setDefaultTimeout(T);
-  return page;
-}
-
-async function axe(page, name) {
-  await page.addScriptTag({ path: axePath });
-  const res = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
-  for (const v of res.violations) {
-    if (v.impact === "serious" || v.impact === "critical") {
-      problems.push(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")})`);
-    }
-  }
-}
-
-async function shoot(page, name) {
-  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
-  seen.screenshots++;
-}
+const { browser, problems, seen, newPage, axe, shoot } = await startBrowser(shots);
 
 try {
   for (const [w, h] of [[1280, 800], [390, 844]]) {
