@@ -76,13 +76,12 @@ type netView struct {
 	hc      *HeaderChain
 	forks   *chain.ForkLog
 	dataDir string
+	feed    rpc.NetFeed // peerchain_subscribe("network")
 
 	mu struct {
 		gosync.Mutex
 		ring    []headerArrival // oldest first, at most maxHeaderArrivals
 		seen    map[common.Hash]bool
-		subs    map[int]func(rpc.NetEvent)
-		next    int
 		rate    rateMeter
 		syncing bool
 		start   uint64 // head when the current catch-up began
@@ -96,11 +95,10 @@ type netView struct {
 func newNetView(hc *HeaderChain, src chain.HeadSource, dataDir string, now func() time.Time) *netView {
 	v := &netView{now: now, started: now(), hc: hc, forks: chain.NewForkLog(src, now), dataDir: dataDir}
 	v.mu.seen = make(map[common.Hash]bool)
-	v.mu.subs = make(map[int]func(rpc.NetEvent))
 	v.mu.rate.window = rateWindow * time.Second
 	v.forks.SubscribeReorgs(func(r chain.Reorg) {
 		ri := reorgInfo(r)
-		v.emit(rpc.NetEvent{Type: "reorg", Reorg: &ri})
+		v.feed.Send(rpc.NetEvent{Type: "reorg", Reorg: &ri})
 	})
 	return v
 }
@@ -173,11 +171,11 @@ func (v *netView) record(h *types.Header, hash common.Hash, at time.Time, via, f
 	v.mu.seen[hash] = true
 	v.mu.Unlock()
 	ba := blockArrival(a)
-	v.emit(rpc.NetEvent{Type: "arrival", Arrival: &ba})
+	v.feed.Send(rpc.NetEvent{Type: "arrival", Arrival: &ba})
 	if !v.hc.IsCanonical(h) {
 		v.forks.NoteSide(h)
 		tip := rpc.ChainTip{BlockRef: ref(h), TotalDifficulty: (*hexutil.Big)(v.hc.GetTD(hash, a.number))}
-		v.emit(rpc.NetEvent{Type: "tip", Tip: &tip})
+		v.feed.Send(rpc.NetEvent{Type: "tip", Tip: &tip})
 	}
 }
 
@@ -195,37 +193,12 @@ func (v *netView) recent(n int) []headerArrival {
 
 // dropped tells the subscribers that a source was dropped.
 func (v *netView) dropped(id, why string) {
-	v.emit(rpc.NetEvent{Type: "ban", Peer: &rpc.PeerEvent{ID: id, Reason: why}})
+	v.feed.Send(rpc.NetEvent{Type: "ban", Peer: &rpc.PeerEvent{ID: id, Reason: why}})
 }
 
 // peer tells the subscribers that a source joined or left.
 func (v *netView) peer(id string, connected bool) {
-	v.emit(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: id, Connected: connected}})
-}
-
-func (v *netView) emit(ev rpc.NetEvent) {
-	v.mu.Lock()
-	subs := make([]func(rpc.NetEvent), 0, len(v.mu.subs))
-	for _, f := range v.mu.subs {
-		subs = append(subs, f)
-	}
-	v.mu.Unlock()
-	for _, f := range subs {
-		f(ev)
-	}
-}
-
-func (v *netView) subscribe(f func(rpc.NetEvent)) func() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	id := v.mu.next
-	v.mu.next++
-	v.mu.subs[id] = f
-	return func() {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		delete(v.mu.subs, id)
-	}
+	v.feed.Send(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: id, Connected: connected}})
 }
 
 // rateMeter is the head's moving rate: samples over the last window.
@@ -414,7 +387,7 @@ func (n rpcNet) Reorgs() []rpc.ReorgInfo {
 
 // SubscribeNet delivers arrivals, reorgs, side tips, sources joining or
 // leaving and sources dropped.
-func (n rpcNet) SubscribeNet(f func(rpc.NetEvent)) func() { return n.l.view.subscribe(f) }
+func (n rpcNet) SubscribeNet(f func(rpc.NetEvent)) func() { return n.l.view.feed.Subscribe(f) }
 
 // NodeStatus is the node page: version, uptime, header sync with its
 // moving-rate ETA, the sources in use, the transactions this light peer

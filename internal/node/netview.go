@@ -37,11 +37,10 @@ type netView struct {
 	n       *Node
 	forks   *chain.ForkLog
 	started time.Time
+	feed    rpc.NetFeed // peerchain_subscribe("network")
 
 	mu struct {
 		gosync.Mutex
-		subs    map[int]func(rpc.NetEvent)
-		next    int
 		samples []headSample // one a second, the last rateWindow+1
 		disk    rpc.DiskView
 		diskAt  time.Time
@@ -57,20 +56,19 @@ type headSample struct {
 // run) the chain's head events.
 func newNetView(n *Node) *netView {
 	v := &netView{n: n, forks: chain.NewForkLog(n.chain, nil), started: time.Now()}
-	v.mu.subs = make(map[int]func(rpc.NetEvent))
 	if n.syncer != nil {
 		n.syncer.Arrivals().Subscribe(v.onArrival)
 	}
 	if n.host != nil {
 		n.host.OnPeer(
 			func(p peer.ID) {
-				v.emit(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: p.String(), Connected: true}})
+				v.feed.Send(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: p.String(), Connected: true}})
 			},
-			func(p peer.ID) { v.emit(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: p.String()}}) })
+			func(p peer.ID) { v.feed.Send(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: p.String()}}) })
 	}
 	v.forks.SubscribeReorgs(func(r chain.Reorg) {
 		ri := reorgInfo(r)
-		v.emit(rpc.NetEvent{Type: "reorg", Reorg: &ri})
+		v.feed.Send(rpc.NetEvent{Type: "reorg", Reorg: &ri})
 	})
 	return v
 }
@@ -126,7 +124,7 @@ func (v *netView) rate() (*float64, float64) {
 
 func (v *netView) onArrival(a sync.Arrival) {
 	ba := blockArrival(a)
-	v.emit(rpc.NetEvent{Type: "arrival", Arrival: &ba})
+	v.feed.Send(rpc.NetEvent{Type: "arrival", Arrival: &ba})
 	h := v.n.chain.GetHeaderByHash(a.Hash)
 	if h == nil || v.n.chain.IsCanonical(h) {
 		return
@@ -134,32 +132,7 @@ func (v *netView) onArrival(a sync.Arrival) {
 	v.forks.NoteSide(h)
 	tip := rpc.ChainTip{BlockRef: rpc.BlockRef{Number: hexutil.Uint64(a.Number), Hash: a.Hash},
 		TotalDifficulty: (*hexutil.Big)(v.n.chain.GetTD(a.Hash, a.Number))}
-	v.emit(rpc.NetEvent{Type: "tip", Tip: &tip})
-}
-
-func (v *netView) emit(ev rpc.NetEvent) {
-	v.mu.Lock()
-	subs := make([]func(rpc.NetEvent), 0, len(v.mu.subs))
-	for _, f := range v.mu.subs {
-		subs = append(subs, f)
-	}
-	v.mu.Unlock()
-	for _, f := range subs {
-		f(ev)
-	}
-}
-
-func (v *netView) subscribe(f func(rpc.NetEvent)) func() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	id := v.mu.next
-	v.mu.next++
-	v.mu.subs[id] = f
-	return func() {
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		delete(v.mu.subs, id)
-	}
+	v.feed.Send(rpc.NetEvent{Type: "tip", Tip: &tip})
 }
 
 func blockArrival(a sync.Arrival) rpc.BlockArrival {
@@ -240,7 +213,7 @@ func (w network) Reorgs() []rpc.ReorgInfo {
 	return out
 }
 
-func (w network) SubscribeNet(f func(rpc.NetEvent)) func() { return w.view.subscribe(f) }
+func (w network) SubscribeNet(f func(rpc.NetEvent)) func() { return w.view.feed.Subscribe(f) }
 
 func (w network) NodeStatus() rpc.NodeStatus {
 	v, n := w.view, w.view.n
