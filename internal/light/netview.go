@@ -97,7 +97,7 @@ func newNetView(hc *HeaderChain, src chain.HeadSource, dataDir string, now func(
 	v.mu.seen = make(map[common.Hash]bool)
 	v.mu.rate.window = rateWindow * time.Second
 	v.forks.SubscribeReorgs(func(r chain.Reorg) {
-		ri := reorgInfo(r)
+		ri := rpc.ReorgInfoOf(r)
 		v.feed.Send(rpc.NetEvent{Type: "reorg", Reorg: &ri})
 	})
 	return v
@@ -174,7 +174,7 @@ func (v *netView) record(h *types.Header, hash common.Hash, at time.Time, via, f
 	v.feed.Send(rpc.NetEvent{Type: "arrival", Arrival: &ba})
 	if !v.hc.IsCanonical(h) {
 		v.forks.NoteSide(h)
-		tip := rpc.ChainTip{BlockRef: ref(h), TotalDifficulty: (*hexutil.Big)(v.hc.GetTD(hash, a.number))}
+		tip := rpc.ChainTip{BlockRef: rpc.RefOf(h), TotalDifficulty: (*hexutil.Big)(v.hc.GetTD(hash, a.number))}
 		v.feed.Send(rpc.NetEvent{Type: "tip", Tip: &tip})
 	}
 }
@@ -296,16 +296,6 @@ func blockArrival(a headerArrival) rpc.BlockArrival {
 		DelayMs: a.delay.Milliseconds(), Via: a.via, From: a.from}
 }
 
-func ref(h *types.Header) rpc.BlockRef {
-	return rpc.BlockRef{Number: hexutil.Uint64(h.Number.Uint64()), Hash: h.Hash()}
-}
-
-func reorgInfo(r chain.Reorg) rpc.ReorgInfo {
-	return rpc.ReorgInfo{TimeMs: r.Time.UnixMilli(), OldHead: ref(r.OldHead), NewHead: ref(r.NewHead),
-		Ancestor: rpc.BlockRef{Number: hexutil.Uint64(r.AncestorNumber), Hash: r.Ancestor},
-		Depth:    r.Depth, Added: r.Added}
-}
-
 // The network view, for the RPC.
 var (
 	_ rpc.NetView    = rpcNet{}
@@ -363,11 +353,11 @@ func (n rpcNet) Propagation() rpc.Propagation {
 func (n rpcNet) ChainTips() rpc.ChainTips {
 	var out rpc.ChainTips
 	head := n.l.hc.CurrentHeader()
-	out.Head.BlockRef = ref(head)
+	out.Head.BlockRef = rpc.RefOf(head)
 	out.Head.TotalDifficulty = (*hexutil.Big)(n.l.hc.CurrentTD())
 	out.Tips = []rpc.ChainTip{}
 	for _, t := range n.l.view.forks.Tips(maxTips, 0) {
-		ct := rpc.ChainTip{BlockRef: ref(t.Header), TotalDifficulty: (*hexutil.Big)(t.TD), Length: t.Length}
+		ct := rpc.ChainTip{BlockRef: rpc.RefOf(t.Header), TotalDifficulty: (*hexutil.Big)(t.TD), Length: t.Length}
 		if t.Length > 0 {
 			ct.Fork = &rpc.BlockRef{Number: hexutil.Uint64(t.ForkNumber), Hash: t.ForkHash}
 		}
@@ -380,7 +370,7 @@ func (n rpcNet) ChainTips() rpc.ChainTips {
 func (n rpcNet) Reorgs() []rpc.ReorgInfo {
 	out := []rpc.ReorgInfo{}
 	for _, r := range n.l.view.forks.Reorgs() {
-		out = append(out, reorgInfo(r))
+		out = append(out, rpc.ReorgInfoOf(r))
 	}
 	return out
 }
@@ -400,7 +390,7 @@ func (n rpcNet) NodeStatus() rpc.NodeStatus {
 	st.StartedAt, st.UptimeSec = v.started.UTC().Format(time.RFC3339), now.Sub(v.started).Seconds()
 	st.Peers = len(n.l.sync.usable())
 	head := n.l.hc.CurrentHeader()
-	st.Head.BlockRef = ref(head)
+	st.Head.BlockRef = rpc.RefOf(head)
 	st.Head.AgeSec = now.Sub(time.Unix(int64(head.Time), 0)).Seconds()
 	st.Sync = v.syncView(n.l.sync.bestClaim())
 	st.Pool = rpc.PoolView{Senders: []rpc.PoolSender{}, Top: []rpc.PoolTx{}}

@@ -67,7 +67,7 @@ func newNetView(n *Node) *netView {
 			func(p peer.ID) { v.feed.Send(rpc.NetEvent{Type: "peer", Peer: &rpc.PeerEvent{ID: p.String()}}) })
 	}
 	v.forks.SubscribeReorgs(func(r chain.Reorg) {
-		ri := reorgInfo(r)
+		ri := rpc.ReorgInfoOf(r)
 		v.feed.Send(rpc.NetEvent{Type: "reorg", Reorg: &ri})
 	})
 	return v
@@ -140,16 +140,6 @@ func blockArrival(a sync.Arrival) rpc.BlockArrival {
 		DelayMs: a.Delay.Milliseconds(), Via: a.Via, From: a.From.String()}
 }
 
-func ref(h *types.Header) rpc.BlockRef {
-	return rpc.BlockRef{Number: hexutil.Uint64(h.Number.Uint64()), Hash: h.Hash()}
-}
-
-func reorgInfo(r chain.Reorg) rpc.ReorgInfo {
-	return rpc.ReorgInfo{TimeMs: r.Time.UnixMilli(), OldHead: ref(r.OldHead), NewHead: ref(r.NewHead),
-		Ancestor: rpc.BlockRef{Number: hexutil.Uint64(r.AncestorNumber), Hash: r.Ancestor},
-		Depth:    r.Depth, Added: r.Added}
-}
-
 // The network view, for the RPC.
 var (
 	_ rpc.NetView    = network{}
@@ -192,11 +182,11 @@ func (w network) ChainTips() rpc.ChainTips {
 	c := w.view.n.chain
 	var out rpc.ChainTips
 	head := c.CurrentBlock().Header()
-	out.Head.BlockRef = ref(head)
+	out.Head.BlockRef = rpc.RefOf(head)
 	out.Head.TotalDifficulty = (*hexutil.Big)(c.CurrentTD())
 	out.Tips = []rpc.ChainTip{}
 	for _, t := range w.view.forks.Tips(maxTips, 0) {
-		ct := rpc.ChainTip{BlockRef: ref(t.Header), TotalDifficulty: (*hexutil.Big)(t.TD), Length: t.Length}
+		ct := rpc.ChainTip{BlockRef: rpc.RefOf(t.Header), TotalDifficulty: (*hexutil.Big)(t.TD), Length: t.Length}
 		if t.Length > 0 {
 			ct.Fork = &rpc.BlockRef{Number: hexutil.Uint64(t.ForkNumber), Hash: t.ForkHash}
 		}
@@ -208,7 +198,7 @@ func (w network) ChainTips() rpc.ChainTips {
 func (w network) Reorgs() []rpc.ReorgInfo {
 	out := []rpc.ReorgInfo{}
 	for _, r := range w.view.forks.Reorgs() {
-		out = append(out, reorgInfo(r))
+		out = append(out, rpc.ReorgInfoOf(r))
 	}
 	return out
 }
@@ -223,7 +213,7 @@ func (w network) NodeStatus() rpc.NodeStatus {
 	st.StartedAt, st.UptimeSec = v.started.UTC().Format(time.RFC3339), now.Sub(v.started).Seconds()
 	st.Peers = w.host.PeerCount()
 	head := n.chain.CurrentBlock().Header()
-	st.Head.BlockRef = ref(head)
+	st.Head.BlockRef = rpc.RefOf(head)
 	st.Head.AgeSec = now.Sub(time.Unix(int64(head.Time), 0)).Seconds()
 	rate, window := v.rate()
 	st.Sync = rpc.SyncView{Current: head.Number.Uint64(), Highest: head.Number.Uint64(), BlocksPerSec: rate, WindowSec: window}

@@ -1,6 +1,13 @@
 package rpc
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/peerchain/peerchain/internal/chain"
+)
 
 // NetFeed fans network view events (peerchain_subscribe("network")) out to
 // their subscribers; a full peer's and a light peer's network views both
@@ -44,4 +51,17 @@ func (f *NetFeed) Subscribe(fn func(NetEvent)) func() {
 		defer f.mu.Unlock()
 		delete(f.mu.subs, id)
 	}
+}
+
+// RefOf names a header's block.
+func RefOf(h *types.Header) BlockRef {
+	return BlockRef{Number: hexutil.Uint64(h.Number.Uint64()), Hash: h.Hash()}
+}
+
+// ReorgInfoOf is a chain's reorg record (a full peer's chain or a light
+// peer's header chain) as peerchain_reorgs reports it.
+func ReorgInfoOf(r chain.Reorg) ReorgInfo {
+	return ReorgInfo{TimeMs: r.Time.UnixMilli(), OldHead: RefOf(r.OldHead), NewHead: RefOf(r.NewHead),
+		Ancestor: BlockRef{Number: hexutil.Uint64(r.AncestorNumber), Hash: r.Ancestor},
+		Depth:    r.Depth, Added: r.Added}
 }
