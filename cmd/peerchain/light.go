@@ -15,7 +15,6 @@ import (
 	"github.com/peerchain/peerchain/internal/light"
 	"github.com/peerchain/peerchain/internal/node"
 	"github.com/peerchain/peerchain/internal/params"
-	"github.com/peerchain/peerchain/internal/ui"
 )
 
 // lightFlags are `peerchain light`'s flags: `peerchain node`'s where they
@@ -166,11 +165,9 @@ func (f *lightFlags) lightConfig(cmd *cobra.Command) (*light.Config, error) {
 	}
 	cfg.RPC.Addr = f.rpcAddr
 	if f.ui && !cfg.RPCDisabled {
-		h, err := ui.New()
-		if err != nil {
+		if cfg.RPC.UI, err = webUI(); err != nil {
 			return nil, err
 		}
-		cfg.RPC.UI = h
 	}
 	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -311,11 +312,9 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 	f.providerConfig(cmd, cfg)
 	cfg.RPC.Addr = f.rpcAddr
 	if f.ui && !cfg.RPCDisabled {
-		h, err := ui.New()
-		if err != nil {
+		if cfg.RPC.UI, err = webUI(); err != nil {
 			return nil, err
 		}
-		cfg.RPC.UI = h
 	}
 	cfg.RPC.VirtualHosts = f.rpcVHosts
 	cfg.RPC.CORSOrigins = f.rpcCORS
@@ -538,4 +537,14 @@ func settingString(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// webUI is the embedded web UI's handler, served at GET / on the RPC
+// address of `node` and `light` (--ui).
+func webUI() (http.Handler, error) {
+	h, err := ui.New()
+	if err != nil {
+		return nil, fmt.Errorf("--ui: %w", err)
+	}
+	return h, nil
 }
