@@ -257,6 +257,16 @@ func TestDevnetFaultsSlowBlockArrival(t *testing.T) {
 	if status := d.ctl("status"); strings.Contains(status, "loss 50%") {
 		t.Fatalf("devnet status after clear still shows the loss:\n%s", status)
 	}
+	// Lost gossip leaves peer2 catching up by sync, and gossipsub regrafts
+	// its mesh at a heartbeat: let the link settle (peer2 back at the
+	// miner's head, two blocks unmeasured) before measuring it plain.
+	mc, sc := dialEth(t, miner), dialEth(t, shaped)
+	waitUntil(t, 60*time.Second, "peer2 back at the miner's head after clear", func() bool {
+		mh, _, err1 := head(mc)
+		sh, _, err2 := head(sc)
+		return err1 == nil && err2 == nil && sh >= mh
+	})
+	measurePhase(t, "settling after clear", miner, shaped, control, 2)
 	cleared := measurePhase(t, "cleared", miner, shaped, control, blocks)
 
 	// The figures: the shaped peer's extra delay over the control's.
