@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"internal/doctor":          {"internal/params"},
 	"cmd/peerchain":            {"internal/node", "internal/light", "internal/params", "internal/wallet", "internal/devnet", "internal/ui", "internal/doctor", "internal/progress"},
 	"test/e2e":                 {"*"},
+	"internal/sim":             {"internal/p2p", "internal/sync", "internal/chain", "internal/txpool", "internal/execution", "internal/pow", "internal/params"},
 	"bench":                    {"*"},
 }
 

@@ -25,6 +25,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -65,6 +66,16 @@ type Config struct {
 	BanDuration time.Duration
 	// Logger. Default: discarded.
 	Logger *slog.Logger
+	// Transports, when set, replace the real TCP and QUIC transports and
+	// their sockets: internal/sim passes QUIC over a simulated network
+	// (go-libp2p's simnet) in a testing/synctest bubble. Such a host also
+	// runs without what never lets a bubble's clock advance or ties hosts
+	// together through process globals: identify's address discovery,
+	// libp2p's Prometheus metrics, the bandwidth counter (a process-wide
+	// sweeper goroutine) and the resource manager's limits (the simulation
+	// is one process holding every peer). Listen must then name addresses
+	// of the simulated network. Default: real TCP and QUIC.
+	Transports []libp2p.Option
 }
 
 func (c *Config) validate() error {
@@ -185,27 +196,37 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connection manager: %w", err)
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
-	if err != nil {
-		return nil, fmt.Errorf("resource manager: %w", err)
-	}
 	g := newGater()
 	stats := newNetStats()
-	h, err := libp2p.New(
+	opts := []libp2p.Option{
 		libp2p.Identity(key),
 		libp2p.ListenAddrStrings(cfg.Listen...),
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Transport(libp2pquic.NewTransport),
-		libp2p.Security(noise.ID, noise.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("peerchain"),
 		libp2p.Ping(true),
-		libp2p.BandwidthReporter(stats.bw),
-	)
+	}
+	if len(cfg.Transports) > 0 {
+		opts = append(opts, cfg.Transports...)
+		opts = append(opts,
+			libp2p.DisableIdentifyAddressDiscovery(),
+			libp2p.DisableMetrics(),
+			libp2p.ResourceManager(&network.NullResourceManager{}))
+	} else {
+		rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(rcmgr.DefaultLimits.AutoScale()))
+		if err != nil {
+			return nil, fmt.Errorf("resource manager: %w", err)
+		}
+		opts = append(opts,
+			libp2p.Transport(tcp.NewTCPTransport),
+			libp2p.Transport(libp2pquic.NewTransport),
+			libp2p.Security(noise.ID, noise.New),
+			libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+			libp2p.ResourceManager(rm),
+			libp2p.BandwidthReporter(stats.bw))
+	}
+	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host on %v: %w", cfg.Listen, err)
 	}
