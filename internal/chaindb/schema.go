@@ -398,12 +398,15 @@ func ReadPoolTxs(db ethdb.Iteratee) (txs []*types.Transaction, bad map[common.Ha
 	return txs, bad, it.Error()
 }
 
-// WritePoolTxSync journals one acknowledged transaction durably.
-func (db *DB) WritePoolTxSync(tx *types.Transaction) error {
+// WritePoolTxsSync journals acknowledged transactions durably, in one
+// synced batch (the pool's group commit shares it among its callers).
+func (db *DB) WritePoolTxsSync(txs []*types.Transaction) error {
 	b := db.NewBatch()
 	defer b.Close()
-	if err := WritePoolTx(b, tx); err != nil {
-		return err
+	for _, tx := range txs {
+		if err := WritePoolTx(b, tx); err != nil {
+			return err
+		}
 	}
 	return b.(*batch).WriteSync()
 }

@@ -2,7 +2,6 @@ package txpool
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -75,7 +74,7 @@ func (p *Pool) Reset(ev chain.HeadEvent) error {
 		// The chain journaled these again in its reorg batch: add, do not
 		// journal twice.
 		back := 0
-		for i, err := range p.add(reinject, false, true) {
+		for i, err := range p.addUnjournaled(reinject, true) {
 			if err == nil {
 				back++
 			} else {
@@ -94,30 +93,4 @@ func (p *Pool) isExecutableLocked(from common.Address, nonce uint64) bool {
 		}
 	}
 	return false
-}
-
-// DBJournal is a Journal over the peer's database.
-type DBJournal struct {
-	DB journalDB
-}
-
-type journalDB interface {
-	WritePoolTxSync(tx *types.Transaction) error
-	DeletePoolTxs(hashes []common.Hash) error
-	LoadPoolTxs() ([]*types.Transaction, error)
-}
-
-// Write implements Journal.
-func (j DBJournal) Write(tx *types.Transaction) error { return j.DB.WritePoolTxSync(tx) }
-
-// Delete implements Journal.
-func (j DBJournal) Delete(hashes []common.Hash) error { return j.DB.DeletePoolTxs(hashes) }
-
-// Load implements Journal.
-func (j DBJournal) Load() ([]*types.Transaction, error) {
-	txs, err := j.DB.LoadPoolTxs()
-	if err != nil {
-		return nil, fmt.Errorf("load pool journal: %w", err)
-	}
-	return txs, nil
 }

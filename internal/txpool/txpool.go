@@ -9,11 +9,14 @@
 //
 // Accepted transactions submitted by this peer's users are journaled
 // durably (synced) before Add returns, so an acknowledged transaction
-// survives a crash; the chain keeps that journal in step with the
-// canonical chain in its own batches.
+// survives a crash; concurrent callers share one synced write (group
+// commit, journal.go), and admission checks everything it can outside the
+// pool's lock, in parallel (admit.go). The chain keeps that journal in
+// step with the canonical chain in its own batches.
 //
 // The pool's state is guarded by one mutex; Run is the only goroutine it
-// owns, following head events. txpool imports chain, chaindb and params;
+// owns, following head events (the journal's writer is always one of the
+// callers waiting for it). txpool imports chain, chaindb and params;
 // it must not import miner, rpc, p2p, sync or node.
 package txpool
 
@@ -22,9 +25,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -35,7 +38,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	gparams "github.com/ethereum/go-ethereum/params"
-	"github.com/holiman/uint256"
 
 	"github.com/peerchain/peerchain/internal/chain"
 )
@@ -60,16 +62,6 @@ type Chain interface {
 	StateAt(root common.Hash) (*state.StateDB, error)
 	SubscribeHeads(ch chan<- chain.HeadEvent) event.Subscription
 	Config() *gparams.ChainConfig
-}
-
-// Journal keeps acknowledged transactions across restarts.
-type Journal interface {
-	// Write stores tx durably before returning.
-	Write(tx *types.Transaction) error
-	// Delete forgets transactions (need not be synced).
-	Delete(hashes []common.Hash) error
-	// Load returns every journaled transaction.
-	Load() ([]*types.Transaction, error)
 }
 
 // Config configures a Pool; zero fields take the defaults shown.
@@ -141,6 +133,7 @@ type NewTxsEvent struct{ Txs []*types.Transaction }
 type entry struct {
 	tx    *types.Transaction
 	from  common.Address
+	cost  *big.Int // tx.Cost(), computed once at admission
 	added time.Time
 	local bool
 }
@@ -155,6 +148,11 @@ type Pool struct {
 	log    *slog.Logger
 	config *gparams.ChainConfig
 	signer types.Signer
+	commit *committer // nil without a journal
+
+	// view is the head as admission reads it outside the lock; it is
+	// stored under the lock, with mu.head.
+	view atomic.Pointer[headView]
 
 	mu struct {
 		sync.Mutex
@@ -179,6 +177,9 @@ func New(cfg Config) (*Pool, error) {
 		config: cfg.Chain.Config(),
 		signer: types.LatestSigner(cfg.Chain.Config()),
 	}
+	if cfg.Journal != nil {
+		p.commit = newCommitter(cfg.Journal)
+	}
 	p.mu.accounts = make(map[common.Address]*account)
 	p.mu.all = make(map[common.Hash]*entry)
 	if err := p.setHeadLocked(cfg.Chain.CurrentBlock().Header()); err != nil {
@@ -200,6 +201,11 @@ func (p *Pool) setHeadLocked(h *types.Header) error {
 	p.mu.head = h
 	p.mu.state = st
 	p.mu.baseFee = eip1559.CalcBaseFee(p.config, h)
+	p.view.Store(&headView{
+		header:  h,
+		baseFee: p.mu.baseFee,
+		rules:   p.config.Rules(new(big.Int).Add(h.Number, big.NewInt(1)), true, h.Time),
+	})
 	return nil
 }
 
@@ -215,7 +221,7 @@ func (p *Pool) Load() error {
 	}
 	var drop []common.Hash
 	added := 0
-	for i, err := range p.add(txs, false, true) {
+	for i, err := range p.addUnjournaled(txs, true) {
 		switch {
 		case err == nil:
 			added++
@@ -234,135 +240,19 @@ func (p *Pool) Load() error {
 	return nil
 }
 
-// Add validates and adds transactions submitted by this peer's users; each
-// one accepted is journaled durably before Add returns. The result holds
-// one error (or nil) per transaction.
-func (p *Pool) Add(txs []*types.Transaction) []error {
-	return p.add(txs, true, true)
-}
-
-// AddRemote adds transactions heard from other peers (not journaled).
-func (p *Pool) AddRemote(txs []*types.Transaction) []error {
-	return p.add(txs, false, false)
-}
-
-func (p *Pool) add(txs []*types.Transaction, journal, local bool) []error {
-	errs := make([]error, len(txs))
-	// Stateless checks and sender recovery run in parallel, outside the lock.
-	recoverSenders(p.signer, txs, errs, p.checkStateless)
-	var promoted []*types.Transaction
-	p.mu.Lock()
-	now := p.cfg.Now()
-	for i, tx := range txs {
-		if errs[i] != nil {
-			continue
-		}
-		from, _ := types.Sender(p.signer, tx) // cached by recoverSenders
-		var dropped []common.Hash
-		dropped, errs[i] = p.addLocked(tx, from, now, local)
-		if errs[i] != nil {
-			continue
-		}
-		p.deleteJournal(dropped)
-		promoted = append(promoted, p.executableFromLocked(from, tx.Nonce())...)
-	}
-	p.mu.Unlock()
-	if journal && p.cfg.Journal != nil {
-		for i, tx := range txs {
-			if errs[i] == nil {
-				if err := p.cfg.Journal.Write(tx); err != nil {
-					errs[i] = fmt.Errorf("journal transaction: %w", err)
-				}
-			}
-		}
-	}
-	if len(promoted) > 0 {
-		p.feed.Send(NewTxsEvent{Txs: promoted})
-	}
-	return errs
-}
-
-// checkStateless applies the rules that need no state.
-func (p *Pool) checkStateless(tx *types.Transaction) error {
-	switch tx.Type() {
-	case types.LegacyTxType, types.AccessListTxType, types.DynamicFeeTxType, types.SetCodeTxType:
-	case types.BlobTxType:
-		return fmt.Errorf("%w: blob transactions (type 3) are not supported on peerchain", ErrTxTypeNotSupported)
-	default:
-		return fmt.Errorf("%w: type %d", ErrTxTypeNotSupported, tx.Type())
-	}
-	if size := tx.Size(); size > p.cfg.MaxTxSize {
-		return fmt.Errorf("%w: transaction size %d, limit %d", ErrOversizedData, size, p.cfg.MaxTxSize)
-	}
-	if tx.Gas() > gparams.MaxTxGas {
-		return fmt.Errorf("%w (cap: %d, tx: %d)", core.ErrGasLimitTooHigh, gparams.MaxTxGas, tx.Gas())
-	}
-	if tx.GasFeeCap().BitLen() > 256 {
-		return core.ErrFeeCapVeryHigh
-	}
-	if tx.GasTipCap().BitLen() > 256 {
-		return core.ErrTipVeryHigh
-	}
-	if tx.GasFeeCapIntCmp(tx.GasTipCap()) < 0 {
-		return fmt.Errorf("%w: maxPriorityFeePerGas %v, maxFeePerGas %v", core.ErrTipAboveFeeCap, tx.GasTipCap(), tx.GasFeeCap())
-	}
-	if tx.Protected() && tx.ChainId().Cmp(p.config.ChainID) != 0 {
-		return fmt.Errorf("%w: transaction chain id %v, this chain is %v", ErrInvalidSender, tx.ChainId(), p.config.ChainID)
-	}
-	if tx.Type() == types.SetCodeTxType {
-		if len(tx.SetCodeAuthorizations()) == 0 {
-			return core.ErrEmptyAuthList
-		}
-		if tx.To() == nil {
-			return core.ErrSetCodeTxCreate
-		}
-	}
-	if tx.GasTipCapIntCmp(p.cfg.MinTip) < 0 {
-		return fmt.Errorf("%w: gas tip cap %v, minimum needed %v", ErrTipBelowMinimum, tx.GasTipCap(), p.cfg.MinTip)
-	}
-	return nil
-}
-
-// checkIntrinsic checks the gas covers the intrinsic and floor data costs.
-func (p *Pool) checkIntrinsic(tx *types.Transaction, from common.Address, rules gparams.Rules) error {
-	value := uint256.MustFromBig(tx.Value())
-	intr, err := core.IntrinsicGas(tx.Data(), tx.AccessList(), tx.SetCodeAuthorizations(), from, tx.To(), value, rules)
-	if err != nil {
-		return err
-	}
-	if tx.Gas() < intr {
-		return fmt.Errorf("%w: gas %v, minimum needed %v", core.ErrIntrinsicGas, tx.Gas(), intr)
-	}
-	if rules.IsPrague {
-		floor, err := core.FloorDataGas(rules, from, tx.To(), value, tx.Data(), tx.AccessList())
-		if err != nil {
-			return err
-		}
-		if tx.Gas() < floor {
-			return fmt.Errorf("%w: gas %v, minimum needed %v", core.ErrFloorDataGas, tx.Gas(), floor)
-		}
-	}
-	return nil
-}
-
-// addLocked applies the stateful rules and inserts tx. It returns the hashes
-// of transactions it displaced (replaced or evicted).
-func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Time, local bool) ([]common.Hash, error) {
+// addLocked applies the stateful rules and inserts tx; c holds what
+// admission found outside the lock, its head rules' verdict for the
+// current head. It returns the hashes of transactions it displaced
+// (replaced or evicted).
+func (p *Pool) addLocked(tx *types.Transaction, c *candidate, now time.Time, local bool) ([]common.Hash, error) {
 	hash := tx.Hash()
 	if _, ok := p.mu.all[hash]; ok {
 		return nil, ErrAlreadyKnown
 	}
-	head := p.mu.head
-	if tx.Gas() > head.GasLimit {
-		return nil, fmt.Errorf("%w: transaction gas %d, block gas limit %d", ErrGasLimit, tx.Gas(), head.GasLimit)
+	if c.headErr != nil {
+		return nil, c.headErr
 	}
-	rules := p.config.Rules(new(big.Int).Add(head.Number, big.NewInt(1)), true, head.Time)
-	if err := p.checkIntrinsic(tx, from, rules); err != nil {
-		return nil, err
-	}
-	if tx.GasFeeCapIntCmp(p.mu.baseFee) < 0 {
-		return nil, fmt.Errorf("%w: address %v, maxFeePerGas: %v, baseFee: %v", core.ErrFeeCapTooLow, from, tx.GasFeeCap(), p.mu.baseFee)
-	}
+	from := c.from
 	next := p.mu.state.GetNonce(from)
 	if tx.Nonce() < next {
 		return nil, fmt.Errorf("%w: next nonce %v, tx nonce %v", core.ErrNonceTooLow, next, tx.Nonce())
@@ -371,7 +261,7 @@ func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Ti
 		return nil, fmt.Errorf("%w: tx nonce %d is %d ahead of the account's next nonce %d, the pool keeps at most %d per account",
 			ErrAccountLimitExceeded, tx.Nonce(), tx.Nonce()-next, next, p.cfg.AccountSlots)
 	}
-	if err := p.checkFundsLocked(tx, from); err != nil {
+	if err := p.checkFundsLocked(tx, from, c.cost); err != nil {
 		return nil, err
 	}
 	acc := p.mu.accounts[from]
@@ -401,7 +291,7 @@ func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Ti
 		acc = &account{txs: make(map[uint64]*entry)}
 		p.mu.accounts[from] = acc
 	}
-	e := &entry{tx: tx, from: from, added: now, local: local}
+	e := &entry{tx: tx, from: from, cost: c.cost, added: now, local: local}
 	acc.txs[tx.Nonce()] = e
 	p.mu.all[hash] = e
 	return displaced, nil
@@ -412,9 +302,8 @@ func (p *Pool) addLocked(tx *types.Transaction, from common.Address, now time.Ti
 // counts only its increase), so one account cannot fill the pool, and
 // every peer's pool by relay, with transactions it could never pay for.
 // The messages are go-ethereum's.
-func (p *Pool) checkFundsLocked(tx *types.Transaction, from common.Address) error {
+func (p *Pool) checkFundsLocked(tx *types.Transaction, from common.Address, cost *big.Int) error {
 	balance := p.mu.state.GetBalance(from).ToBig()
-	cost := tx.Cost()
 	if balance.Cmp(cost) < 0 {
 		return fmt.Errorf("%w: balance %v, tx cost %v, overshot %v", core.ErrInsufficientFunds, balance, cost, new(big.Int).Sub(cost, balance))
 	}
@@ -422,11 +311,10 @@ func (p *Pool) checkFundsLocked(tx *types.Transaction, from common.Address) erro
 	var prev *big.Int
 	if acc := p.mu.accounts[from]; acc != nil {
 		for nonce, e := range acc.txs {
-			c := e.tx.Cost()
 			if nonce == tx.Nonce() {
-				prev = c
+				prev = e.cost
 			}
-			spent.Add(spent, c)
+			spent.Add(spent, e.cost)
 		}
 	}
 	if prev != nil {
@@ -534,10 +422,10 @@ func (p *Pool) executableLocked(from common.Address, baseFee *big.Int) []*types.
 	var out []*types.Transaction
 	for {
 		e, ok := acc.txs[nonce]
-		if !ok || e.tx.Cost().Cmp(left) > 0 || (baseFee != nil && e.tx.GasFeeCapIntCmp(baseFee) < 0) {
+		if !ok || e.cost.Cmp(left) > 0 || (baseFee != nil && e.tx.GasFeeCapIntCmp(baseFee) < 0) {
 			return out
 		}
-		left.Sub(left, e.tx.Cost())
+		left.Sub(left, e.cost)
 		out = append(out, e.tx)
 		nonce++
 	}
@@ -615,45 +503,4 @@ func (p *Pool) Content() (pending, queued map[common.Address][]*types.Transactio
 		}
 	}
 	return pending, queued
-}
-
-func (p *Pool) deleteJournal(hashes []common.Hash) {
-	if len(hashes) == 0 || p.cfg.Journal == nil {
-		return
-	}
-	if err := p.cfg.Journal.Delete(hashes); err != nil {
-		p.log.Warn("Tx journal delete failed", "err", err)
-	}
-}
-
-// recoverSenders runs check and sender recovery over txs in parallel,
-// filling errs.
-func recoverSenders(signer types.Signer, txs []*types.Transaction, errs []error, check func(*types.Transaction) error) {
-	one := func(i int) {
-		if err := check(txs[i]); err != nil {
-			errs[i] = err
-			return
-		}
-		if _, err := types.Sender(signer, txs[i]); err != nil {
-			errs[i] = fmt.Errorf("%w: %v", ErrInvalidSender, err)
-		}
-	}
-	if len(txs) < 8 {
-		for i := range txs {
-			one(i)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	workers := min(len(txs)/4, runtime.GOMAXPROCS(0))
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(txs); i += workers {
-				one(i)
-			}
-		}(w)
-	}
-	wg.Wait()
 }
