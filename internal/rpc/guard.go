@@ -120,7 +120,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, cl client) {
 			return
 		}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.cfg.BodyLimit)+1))
+	req := s.reqs.Get().(*httpRequest)
+	defer s.reqs.Put(req)
+	body, err := readBody(r.Body, s.cfg.BodyLimit+1, req)
 	if err != nil {
 		http.Error(w, fmt.Sprintf("reading the request body: %v", err), http.StatusBadRequest)
 		return
@@ -129,7 +131,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, cl client) {
 		http.Error(w, fmt.Sprintf("content length too large (%d>%d)", len(body), s.cfg.BodyLimit), http.StatusRequestEntityTooLarge)
 		return
 	}
-	calls, batch := parseCalls(body)
+	ops, calls, batch := s.fastPlan(r, body, req)
+	if ops == nil {
+		calls, batch = parseCalls(body)
+	}
 	if err := s.admit(cl, calls, "http"); err != nil {
 		s.tooMany(w, err, calls, batch)
 		return
@@ -146,6 +151,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, cl client) {
 	}
 	slot := &requestSlot{gate: s.requests, held: true, since: since}
 	defer slot.release()
+	if ops != nil && s.serveFast(ctx, w, r, slot, req, batch, deadline, calls, start) {
+		return
+	}
 	// go-ethereum's handler answers "request timed out" (-32002) for the
 	// running call and every call of a batch it did not reach when its
 	// timer fires, at its server's WriteTimeout less 100ms

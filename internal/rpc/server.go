@@ -41,6 +41,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -366,6 +367,8 @@ type Server struct {
 	clients  *buckets // a provider's client rate limits; nil otherwise
 	keys     keyring
 	metrics  *metrics
+	fast     *fastPath // nil: every request takes go-ethereum's path
+	reqs     sync.Pool // *httpRequest
 	http     *http.Server
 	ln       net.Listener
 	done     chan struct{}
@@ -416,13 +419,18 @@ func NewServer(cfg Config, b Backend) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, eth: eth, metrics: m, done: make(chan struct{})}
+	fast, err := newFastPath(eth)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, rpc: srv, eth: eth, metrics: m, fast: fast, done: make(chan struct{})}
 	if cfg.Provider {
 		s.clients = newBuckets(cfg.MaxClients, nil)
 		s.keys = newKeyring(cfg.Keys)
 		eth.senders = newBuckets(cfg.MaxClients, nil)
 	}
 	eth.metrics = m
+	s.reqs.New = func() any { return new(httpRequest) }
 	s.hosts = newHostGuard(cfg.VirtualHosts, cfg.Addr)
 	s.requests = newGate(cfg.MaxRequests, "request slots", "--rpc.maxrequests", cfg.RequestTimeout)
 	busy := func() { m.reject(rejectBusy) }
