@@ -13,6 +13,7 @@ parallel=()
 if [ -n "${FUZZ_PARALLEL:-}" ]; then parallel=(-parallel "$FUZZ_PARALLEL"); fi
 targets=(
   ./internal/sync:FuzzGossipBlock
+  ./internal/sync:FuzzCompactBlock
   ./internal/sync:FuzzGossipTx
   ./internal/sync:FuzzRequests
   ./internal/sync:FuzzResponses

@@ -23,11 +23,12 @@ import (
 // answers like an honest peer holding canon; a test replaces any answer
 // with a hook.
 type adversary struct {
-	t      *testing.T
-	host   *p2p.Host
-	blocks *p2p.Topic
-	txs    *p2p.Topic
-	victim *testPeer
+	t       *testing.T
+	host    *p2p.Host
+	blocks  *p2p.Topic
+	compact *p2p.Topic
+	txs     *p2p.Topic
+	victim  *testPeer
 
 	mu    gosync.Mutex
 	canon []*types.Block // served by number; canon[0] is genesis
@@ -37,6 +38,10 @@ type adversary struct {
 	onStatus  func(ctx context.Context) ([]byte, error)
 	onHeaders func(ctx context.Context, r HeadersRequest) ([]byte, error)
 	onBodies  func(ctx context.Context, r HashesRequest) ([]byte, error)
+	// onBlockTxn replaces its answer for transactions of a compact block;
+	// honestly it serves them from canon and held.
+	onBlockTxn func(ctx context.Context, r BlockTxnRequest) ([]byte, error)
+	held       []*types.Block // blocks it relays beyond canon
 
 	requests gosync.Map // protocol name → *atomic.Int64
 }
@@ -104,6 +109,20 @@ func newAdversaryWith(t *testing.T, victim *testPeer, canon []*types.Block, setu
 		}
 		return encode(a.bodies(r))
 	})
+	h.Handle(protoBlockTxn, maxRequestBytes, func(ctx context.Context, _ peer.ID, req []byte) ([]byte, error) {
+		a.count(protoBlockTxn)
+		var r BlockTxnRequest
+		if err := decode(req, &r, "blocktxn request"); err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		f := a.onBlockTxn
+		a.mu.Unlock()
+		if f != nil {
+			return f(ctx, r)
+		}
+		return encode(a.blockTxn(r))
+	})
 	h.Handle(protoPooled, maxRequestBytes, func(context.Context, peer.ID, []byte) ([]byte, error) {
 		a.count(protoPooled)
 		return encode([]common.Hash{})
@@ -114,6 +133,9 @@ func newAdversaryWith(t *testing.T, victim *testPeer, canon []*types.Block, setu
 	})
 	accept := func(context.Context, peer.ID, peer.ID, []byte) p2p.Verdict { return p2p.Accept }
 	if a.blocks, err = h.JoinTopic(topicBlocks, p2p.TopicOptions{ContentIDs: true}, accept, func(peer.ID, peer.ID, []byte) {}); err != nil {
+		t.Fatal(err)
+	}
+	if a.compact, err = h.JoinTopic(topicCompact, p2p.TopicOptions{ContentIDs: true}, accept, func(peer.ID, peer.ID, []byte) {}); err != nil {
 		t.Fatal(err)
 	}
 	if a.txs, err = h.JoinTopic(topicTxs, p2p.TopicOptions{}, accept, func(peer.ID, peer.ID, []byte) {}); err != nil {
@@ -187,13 +209,19 @@ func (a *adversary) headers(r HeadersRequest) []*types.Header {
 	return out
 }
 
+// byHash indexes canon and held; a.mu must be held.
+func (a *adversary) byHashLocked() map[common.Hash]*types.Block {
+	byHash := make(map[common.Hash]*types.Block, len(a.canon)+len(a.held))
+	for _, b := range append(a.canon, a.held...) {
+		byHash[b.Hash()] = b
+	}
+	return byHash
+}
+
 func (a *adversary) bodies(r HashesRequest) *BodiesResponse {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	byHash := make(map[common.Hash]*types.Block, len(a.canon))
-	for _, b := range a.canon {
-		byHash[b.Hash()] = b
-	}
+	byHash := a.byHashLocked()
 	out := new(BodiesResponse)
 	for _, h := range r.Hashes {
 		b, ok := byHash[h]
@@ -203,6 +231,55 @@ func (a *adversary) bodies(r HashesRequest) *BodiesResponse {
 		out.Bodies = append(out.Bodies, b.Body())
 	}
 	return out
+}
+
+// blockTxn answers honestly for the transactions of a block it holds.
+func (a *adversary) blockTxn(r BlockTxnRequest) *TxsResponse {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := new(TxsResponse)
+	b, ok := a.byHashLocked()[r.Hash]
+	if !ok {
+		return out
+	}
+	for _, i := range r.Indexes {
+		if i >= uint64(b.Transactions().Len()) {
+			return out
+		}
+		enc, err := b.Transactions()[i].MarshalBinary()
+		if err != nil {
+			a.t.Error(err)
+			return out
+		}
+		out.Txs = append(out.Txs, enc)
+	}
+	return out
+}
+
+// publishCompact gossips cb on the compact topic, signed by the adversary.
+func (a *adversary) publishCompact(cb *CompactBlock) {
+	a.t.Helper()
+	data, err := encode(cb)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if err := a.compact.Publish(context.Background(), data); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// joinedCompact waits until the victim and the adversary share the
+// compact block topic.
+func (a *adversary) joinedCompact() {
+	a.t.Helper()
+	waitFor(a.t, 20*time.Second, "the adversary to join the victim's compact block topic", func() bool {
+		for _, p := range a.compact.Peers() {
+			if p == a.victim.host.ID() {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // publish gossips raw data on the block topic, signed by the adversary.

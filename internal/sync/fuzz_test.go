@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -50,7 +51,8 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	f.Cleanup(func() { h.Close() })
 	// Rates high enough that the fuzzer, one "peer" sending everything,
 	// reaches the checks behind them.
-	s, err := New(Config{Host: h, Chain: env.Chain, Pool: pool, RequestRate: 1e12, GossipBlockRate: 1e12, ServeBytesRate: 1e15})
+	s, err := New(Config{Host: h, Chain: env.Chain, Pool: pool, RequestRate: 1e12, GossipBlockRate: 1e12, ServeBytesRate: 1e15,
+		TxFetchTimeout: 10 * time.Millisecond})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -109,6 +111,38 @@ func FuzzGossipBlock(f *testing.F) {
 	})
 }
 
+// FuzzCompactBlock: any bytes on the compact block topic. The forwarder
+// is no peer, so a rebuild has the message and the pool only (fetches
+// fail); the honest next block's transactions are in the pool.
+func FuzzCompactBlock(f *testing.F) {
+	e := newFuzzEnv(f)
+	for i, err := range e.pool.AddRemote(e.next.Transactions()) {
+		if err != nil {
+			f.Fatalf("pool refused transaction %d: %v", i, err)
+		}
+	}
+	for _, prefill := range []bool{true, false} {
+		cb, err := newCompactBlock(e.next, 1, func(*types.Transaction) bool { return prefill })
+		if err != nil {
+			f.Fatal(err)
+		}
+		// Not the honest message itself, which would be imported at once.
+		cb.ShortIDs = append(cb.ShortIDs, 1, 2, 3, 4, 5, 6)
+		f.Add(mustEncode(f, cb))
+	}
+	other, err := newCompactBlock(swapBody(e.next, types.Body{Transactions: e.blocks[1].Transactions(), Withdrawals: []*types.Withdrawal{}}), 2,
+		func(*types.Transaction) bool { return true })
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(mustEncode(f, other))
+	f.Add([]byte{0xc0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e.s.validateCompact(context.Background(), e.from, e.from, data)
+		e.check(t)
+	})
+}
+
 // FuzzGossipTx: any bytes on the transaction topic.
 func FuzzGossipTx(f *testing.F) {
 	e := newFuzzEnv(f)
@@ -148,9 +182,11 @@ func FuzzRequests(f *testing.F) {
 	f.Add(byte(2), mustEncode(f, &HashesRequest{Hashes: hashes}))
 	f.Add(byte(3), mustEncode(f, &HashesRequest{Hashes: hashes}))
 	f.Add(byte(4), []byte{})
+	f.Add(byte(5), mustEncode(f, &BlockTxnRequest{Hash: e.blocks[2].Hash(), Indexes: []uint64{0}}))
+	f.Add(byte(5), mustEncode(f, &BlockTxnRequest{Hash: e.blocks[2].Hash(), Indexes: []uint64{0, 1 << 40}}))
 	f.Fuzz(func(t *testing.T, which byte, req []byte) {
 		ctx := context.Background()
-		switch which % 5 {
+		switch which % 6 {
 		case 0:
 			if resp, err := e.s.handleStatus(ctx, e.from, req); err == nil {
 				if _, err := parseStatus(resp); err != nil {
@@ -180,6 +216,15 @@ func FuzzRequests(f *testing.F) {
 			if resp, err := e.s.handlePooled(ctx, e.from, req); err == nil {
 				if _, err := parsePooled(resp); err != nil {
 					t.Fatalf("our pooled answer does not parse: %v", err)
+				}
+			}
+		case 5:
+			if resp, err := e.s.handleBlockTxn(ctx, e.from, req); err == nil {
+				var r BlockTxnRequest
+				if decode(req, &r, "") == nil {
+					if txs, err := parseTxs(resp, len(r.Indexes)); err != nil || (len(txs) != 0 && len(txs) != len(r.Indexes)) {
+						t.Fatalf("our blocktxn answer does not parse or is partial: %d transactions for %d positions, %v", len(txs), len(r.Indexes), err)
+					}
 				}
 			}
 		}

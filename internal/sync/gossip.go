@@ -39,38 +39,8 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 		s.punish(from, err.Error())
 		return p2p.Reject
 	}
-	hash, num := b.Hash(), b.NumberU64()
-	if re, bad := s.chain.IsBad(hash); bad {
-		// Known bad by a rule the header commits to (its own or its
-		// execution): the signer made it. A forwarder may have relayed it
-		// on the author's record before running it.
-		s.blame(author, re)
-		return p2p.Reject
-	}
-	if s.chain.HasBlock(hash, num) {
-		return p2p.Ignore
-	}
-	// Proof of work first: everything after it costs us more than the
-	// message cost its sender.
-	if err := s.chain.CheckSeal(b.Header()); err != nil {
-		s.punishRelay(from, author, err)
-		return p2p.Reject
-	}
-	if err := s.chain.VerifyHeader(b.Header()); err != nil {
-		var re *chain.RuleError
-		switch {
-		case errors.As(err, &re) && re.Rule == chain.RuleBadAncestor:
-			s.blame(author, re)
-			return p2p.Reject
-		case errors.As(err, &re) && re.Permanent():
-			// Every honest forwarder checked the header against the
-			// same parent before relaying it.
-			s.punishRelay(from, author, err)
-			return p2p.Reject
-		case errors.Is(err, chain.ErrUnknownParent):
-			s.checkPeer(from)
-		}
-		return p2p.Ignore // from the future, or not placeable yet
+	if v, ok := s.checkHeader(from, author, b.Header()); !ok {
+		return v
 	}
 	// The body must be the one the header commits to before the block is
 	// stored or relayed, whoever signed it; otherwise a relayer could send
@@ -84,6 +54,54 @@ func (s *Syncer) validateBlock(ctx context.Context, from, author peer.ID, data [
 		}
 		return p2p.Reject
 	}
+	return s.admit(from, author, b)
+}
+
+// checkHeader runs the checks of a gossiped block that need its header
+// only, cheapest first. When it returns false the message gets the
+// verdict it returns.
+func (s *Syncer) checkHeader(from, author peer.ID, h *types.Header) (p2p.Verdict, bool) {
+	hash, num := h.Hash(), h.Number.Uint64()
+	if re, bad := s.chain.IsBad(hash); bad {
+		// Known bad by a rule the header commits to (its own or its
+		// execution): the signer made it. A forwarder may have relayed it
+		// on the author's record before running it.
+		s.blame(author, re)
+		return p2p.Reject, false
+	}
+	if s.chain.HasBlock(hash, num) {
+		return p2p.Ignore, false
+	}
+	// Proof of work first: everything after it costs us more than the
+	// message cost its sender.
+	if err := s.chain.CheckSeal(h); err != nil {
+		s.punishRelay(from, author, err)
+		return p2p.Reject, false
+	}
+	if err := s.chain.VerifyHeader(h); err != nil {
+		var re *chain.RuleError
+		switch {
+		case errors.As(err, &re) && re.Rule == chain.RuleBadAncestor:
+			s.blame(author, re)
+			return p2p.Reject, false
+		case errors.As(err, &re) && re.Permanent():
+			// Every honest forwarder checked the header against the
+			// same parent before relaying it.
+			s.punishRelay(from, author, err)
+			return p2p.Reject, false
+		case errors.Is(err, chain.ErrUnknownParent):
+			s.checkPeer(from)
+		}
+		return p2p.Ignore, false // from the future, or not placeable yet
+	}
+	return p2p.Accept, true
+}
+
+// admit decides on a gossiped block whose header passed checkHeader and
+// whose body matches it: store it, import it, relay it, or let it go.
+func (s *Syncer) admit(from, author peer.ID, b *types.Block) p2p.Verdict {
+	hash, num := b.Hash(), b.NumberU64()
+	s.recent.Add(hash, b) // served to the peers we relay it to (blocktxn/1, bodies/1)
 	s.arrivals.Heard(hash, from)
 	// A block nobody asked for is stored only when its branch is about as
 	// heavy as ours, and relayed only when it would be our new head.
@@ -272,10 +290,10 @@ func (s *Syncer) relayTxs(ctx context.Context) {
 			return
 		case ev := <-ch:
 			for _, tx := range ev.Txs {
-				if seen, _ := s.fromNet.Get(tx.Hash()); seen {
+				if s.fromNet.Contains(tx.Hash()) {
 					continue
 				}
-				s.fromNet.Add(tx.Hash(), true)
+				s.fromNet.Add(tx.Hash(), false) // ours: prefilled in our compact blocks
 				data, err := tx.MarshalBinary()
 				if err != nil {
 					continue

@@ -21,6 +21,7 @@ func (s *Syncer) registerHandlers() {
 	s.serve(protoBodies, maxRequestBytes, s.handleBodies)
 	s.serve(protoTxs, maxRequestBytes, s.handleTxs)
 	s.serve(protoPooled, maxRequestBytes, s.handlePooled)
+	s.serve(protoBlockTxn, maxRequestBytes, s.handleBlockTxn)
 }
 
 // serve wraps a handler with flood protection and bans peers that send
@@ -100,7 +101,7 @@ func (s *Syncer) handleBodies(_ context.Context, from peer.ID, req []byte) ([]by
 		if size >= limit {
 			break
 		}
-		b := s.chain.GetBlockByHash(h)
+		b := s.block(h)
 		if b == nil {
 			break
 		}

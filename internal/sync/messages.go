@@ -18,6 +18,9 @@ const (
 	protoBodies  = "bodies/1"
 	protoTxs     = "txs/1"
 	protoPooled  = "pooled/1"
+	// protoBlockTxn asks the peer that forwarded a compact block for the
+	// transactions of it this pool lacks.
+	protoBlockTxn = "blocktxn/1"
 	// Light-serving protocols: what a light peer needs to check answers
 	// against its verified headers.
 	protoReceipts = "receipts/1"
@@ -25,6 +28,7 @@ const (
 	protoCode     = "code/1"
 	protoTxLoc    = "txloc/1"
 	topicBlocks   = "blocks/1"
+	topicCompact  = "cblocks/1"
 	topicTxs      = "txs/1"
 )
 
@@ -48,6 +52,7 @@ const (
 	maxProofSlots         = 256
 	maxProofResponse      = 4 << 20
 	maxCodeResponse       = 1 << 20
+	maxRecentBlocks       = 64 // blocks kept to serve the peers we relayed them to
 )
 
 // Status is what two peers exchange when they connect.

@@ -13,6 +13,14 @@
 //     A body that does not match its header bans the peers that signed and
 //     forwarded it, and never marks the block itself bad: a relayer cannot
 //     blacklist an honest block by pairing its header with another body.
+//   - A peer publishes its blocks as compact blocks (compact.go): the
+//     header, a short id per transaction and the transactions no peer
+//     sent it. A receiver rebuilds the body from its pool and the
+//     forwarder's answer to blocktxn/1, then runs the same checks. A
+//     rebuilt body that does not match is a failed rebuild, never a bad
+//     block: the receiver fetches the full body and only then judges who
+//     lied — the message's signer and forwarder, or a forwarder that
+//     served wrong transactions.
 //   - A block nobody asked for is stored only if its branch's total
 //     difficulty is near the head's (and above the configured minimum chain
 //     work); a side block is never relayed.
@@ -135,6 +143,15 @@ type Config struct {
 	// OnBlockRelayed, if set, is called with the hash of every gossiped
 	// block this peer accepts for relay (metrics and benchmarks).
 	OnBlockRelayed func(hash common.Hash)
+	// FullBlocks publishes this peer's blocks whole on the block topic
+	// instead of as compact blocks (header, short transaction ids and the
+	// transactions peers are unlikely to hold). Either kind is received
+	// and relayed whatever this says. Default false: compact relay.
+	FullBlocks bool
+	// TxFetchTimeout bounds fetching the transactions a compact block
+	// names but this pool lacks, and each try at its full body after
+	// that. Default 3s.
+	TxFetchTimeout time.Duration
 }
 
 func (c *Config) validate() error {
@@ -178,7 +195,10 @@ func (c *Config) validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.RequestRate < 0 || c.GossipBlockRate < 0 || c.ServeBytesRate < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.StrikeBackoff < 0 || c.MaxHeldHeaders < 0 {
+	if c.TxFetchTimeout == 0 {
+		c.TxFetchTimeout = 3 * time.Second
+	}
+	if c.TxFetchTimeout < 0 || c.RequestRate < 0 || c.GossipBlockRate < 0 || c.ServeBytesRate < 0 || c.HeaderTimeout < 0 || c.BodyTimeout < 0 || c.StrikeBackoff < 0 || c.MaxHeldHeaders < 0 {
 		return errors.New("sync config: rates, timeouts and backoff must not be negative")
 	}
 	return nil
@@ -186,13 +206,14 @@ func (c *Config) validate() error {
 
 // Syncer runs the chain protocol over a p2p host.
 type Syncer struct {
-	cfg    Config
-	log    *slog.Logger
-	host   *p2p.Host
-	chain  Chain
-	pool   Pool
-	blocks *p2p.Topic
-	txs    *p2p.Topic
+	cfg     Config
+	log     *slog.Logger
+	host    *p2p.Host
+	chain   Chain
+	pool    Pool
+	blocks  *p2p.Topic // full blocks
+	compact *p2p.Topic // compact blocks
+	txs     *p2p.Topic
 
 	peers    *peerTable
 	limiter  *rateLimiter // requests per peer
@@ -205,8 +226,14 @@ type Syncer struct {
 
 	// trusted authors: peers whose gossiped block imported cleanly.
 	trusted *lru.Cache[peer.ID, bool]
-	// fromNet marks transactions heard from peers (not re-published).
+	// fromNet holds the transactions heard from peers (true) or already
+	// published by us (false): neither is published again, and the first
+	// kind is left out of the prefilled transactions of our compact blocks.
 	fromNet *lru.Cache[common.Hash, bool]
+	// recent holds the last blocks that passed the relay checks, for the
+	// peers we relay them to: they ask for what their pools lack.
+	recent       *lru.Cache[common.Hash, *types.Block]
+	compactStats compactCounters
 
 	importCh chan gossipBlock
 	wake     chan struct{}
@@ -240,6 +267,7 @@ func New(cfg Config) (*Syncer, error) {
 		outBytes: newRateLimiter(cfg.ServeBytesRate, 2*cfg.ServeBytesRate, cfg.Now),
 		trusted:  lru.NewCache[peer.ID, bool](1024),
 		fromNet:  lru.NewCache[common.Hash, bool](1 << 16),
+		recent:   lru.NewCache[common.Hash, *types.Block](maxRecentBlocks),
 		importCh: make(chan gossipBlock, 256),
 		wake:     make(chan struct{}, 1),
 		arrivals: NewArrivalLog(cfg.Now),
@@ -248,6 +276,9 @@ func New(cfg Config) (*Syncer, error) {
 	s.registerLightHandlers()
 	var err error
 	if s.blocks, err = s.host.JoinTopic(topicBlocks, p2p.TopicOptions{ContentIDs: true}, s.validateBlock, s.onBlock); err != nil {
+		return nil, err
+	}
+	if s.compact, err = s.host.JoinTopic(topicCompact, p2p.TopicOptions{ContentIDs: true}, s.validateCompact, s.onBlock); err != nil {
 		return nil, err
 	}
 	if s.txs, err = s.host.JoinTopic(topicTxs, p2p.TopicOptions{}, s.validateTx, func(peer.ID, peer.ID, []byte) {}); err != nil {
@@ -418,17 +449,26 @@ func (s *Syncer) requestStatus(ctx context.Context, p peer.ID) (*Status, error) 
 	return parseStatus(resp)
 }
 
-// Broadcast publishes a block this peer produced.
+// Broadcast publishes a block this peer produced: as a compact block
+// whose prefilled transactions are those no peer sent us, or whole when
+// Config.FullBlocks says so.
 func (s *Syncer) Broadcast(b *types.Block) {
 	s.arrivals.Imported(b.Header(), "", ViaMined)
-	data, err := encode(b)
+	s.recent.Add(b.Hash(), b)
+	topic, data, err := s.blocks, []byte(nil), error(nil)
+	if s.cfg.FullBlocks {
+		data, err = encode(b)
+	} else {
+		topic = s.compact
+		data, err = s.encodeCompact(b)
+	}
 	if err != nil {
 		s.log.Error("Encode block for gossip", "err", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.blocks.Publish(ctx, data); err != nil {
+	if err := topic.Publish(ctx, data); err != nil {
 		s.log.Warn("Block broadcast failed", "number", b.NumberU64(), "err", err)
 	}
 }
