@@ -88,7 +88,10 @@ func (c *committer) wait(g *commitGroup) error {
 // delete forgets hashes: a record still queued is taken out of its group
 // (the transaction left the pool before it was written; its waiter is
 // still acknowledged, it was accepted), the others are deleted from the
-// journal after any write under way.
+// journal after any write under way. The chain deletes included
+// transactions in its own batches, not through here: one included in the
+// instant between its admission and its write stays in the journal, and
+// Load drops it (nonce too low).
 func (c *committer) delete(hashes []common.Hash) error {
 	if len(hashes) == 0 {
 		return nil
