@@ -511,26 +511,31 @@ func (api *ethAPI) MaxPriorityFeePerGas(ctx context.Context) (*hexutil.Big, erro
 // Call is eth_call.
 func (api *ethAPI) Call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Bytes, error) {
 	return heavy(ctx, api, "eth_call", func(ctx context.Context) (hexutil.Bytes, error) {
-		st, header, check, err := api.stateAt(ctx, bnh)
-		if err != nil {
-			return nil, err
-		}
-		if err := overrides.apply(st); err != nil {
-			return nil, err
-		}
-		api.prefetch(ctx, st, header, args)
-		res, err := api.doCall(ctx, args, st, header, false)
-		if cerr := check(); cerr != nil {
-			return nil, api.stateError(header.Number.Uint64(), cerr)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(res.Revert()) > 0 {
-			return nil, newRevertError(res.Revert())
-		}
-		return res.Return(), res.Err
+		return api.call(ctx, args, bnh, overrides)
 	})
+}
+
+// call is eth_call in its heavy-call slot.
+func (api *ethAPI) call(ctx context.Context, args CallArgs, bnh *gethrpc.BlockNumberOrHash, overrides *StateOverride) (hexutil.Bytes, error) {
+	st, header, check, err := api.stateAt(ctx, bnh)
+	if err != nil {
+		return nil, err
+	}
+	if err := overrides.apply(st); err != nil {
+		return nil, err
+	}
+	api.prefetch(ctx, st, header, args)
+	res, err := api.doCall(ctx, args, st, header, false)
+	if cerr := check(); cerr != nil {
+		return nil, api.stateError(header.Number.Uint64(), cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Revert()) > 0 {
+		return nil, newRevertError(res.Revert())
+	}
+	return res.Return(), res.Err
 }
 
 // EstimateGas is eth_estimateGas.

@@ -31,6 +31,7 @@ package rpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -78,6 +79,7 @@ type fastOp struct {
 	bnh    *gethrpc.BlockNumberOrHash // nil: latest, as go-ethereum's nil
 	fullTx bool
 	args   CallArgs
+	raw    []byte // the call object as sent
 }
 
 // fastCacheSize bounds the entries of each cache; a full cache is
@@ -95,6 +97,11 @@ type blockKey struct {
 	fullTx bool
 }
 
+type callKey struct {
+	block common.Hash
+	args  string
+}
+
 type receiptKey struct {
 	block common.Hash
 	index uint64
@@ -108,15 +115,12 @@ type fastPath struct {
 	// contentType is the Content-Type header of every answer, shared:
 	// net/http only reads it.
 	contentType []string
-	mu       struct {
+	mu          struct {
 		sync.Mutex
 		states   map[stateKey][]byte
 		blocks   map[blockKey][]byte
 		receipts map[receiptKey][]byte
-		// lastHeader and lastHash spare hashing the head for every
-		// block read: headers do not change once made.
-		lastHeader *types.Header
-		lastHash   common.Hash
+		calls    map[callKey][]byte
 	}
 }
 
@@ -129,6 +133,7 @@ func newFastPath(api *ethAPI) (*fastPath, error) {
 	f.mu.states = make(map[stateKey][]byte)
 	f.mu.blocks = make(map[blockKey][]byte)
 	f.mu.receipts = make(map[receiptKey][]byte)
+	f.mu.calls = make(map[callKey][]byte)
 	return f, nil
 }
 
@@ -170,6 +175,9 @@ func (f *fastPath) plan(calls []fastCall, ops []fastOp) ([]fastOp, bool) {
 		case fastEthCall:
 			ok = (len(p) == 1 || len(p) == 2) && len(p[0]) > 0 && p[0][0] == '{' &&
 				json.Unmarshal(p[0], &op.args) == nil
+			if ok {
+				op.raw = p[0]
+			}
 			if ok && len(p) == 2 {
 				op.bnh, ok = decodeBlockRef(p[1])
 			}
@@ -317,13 +325,14 @@ func (f *fastPath) answer(ctx context.Context, op *fastOp, deadline time.Time, b
 		}
 		return f.stateRead(ctx, op, buf)
 	case fastEthCall:
+		// In a heavy-call slot like any eth_call, cached or not.
 		cctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
-		res, err := api.Call(cctx, op.args, op.bnh, nil)
+		res, err := heavy(cctx, api, "eth_call", func(ctx context.Context) ([]byte, error) { return f.call(ctx, op) })
 		if err != nil {
 			return nil, false
 		}
-		return appendHexBytes(buf, res), true
+		return append(buf, res...), true
 	case fastBlock:
 		return f.block(ctx, op, buf)
 	case fastReceipt:
@@ -341,17 +350,12 @@ func (f *fastPath) stateRead(ctx context.Context, op *fastOp, buf []byte) ([]byt
 	}
 	key := stateKey{addr: op.addr, nonce: op.kind == fastNonce}
 	var h *types.Header
-	if n, _ := bnh.Number(); n == gethrpc.LatestBlockNumber || n == gethrpc.PendingBlockNumber {
-		// The head's root without copying its header (CurrentHeader
-		// does), as headerByNumber resolves these tags.
-		if hb, ok := f.api.b.Chain.(headBlock); ok {
-			head := hb.CurrentBlock()
-			key.root = head.Root()
-			if v, ok := cached(f, f.mu.states, key); ok {
-				return append(buf, v...), true
-			}
-			h = head.Header()
+	if head := f.head(bnh); head != nil {
+		key.root = head.Root()
+		if v, ok := cached(f, f.mu.states, key); ok {
+			return append(buf, v...), true
 		}
+		h = head.Header()
 	}
 	if h == nil {
 		var err error
@@ -380,6 +384,47 @@ func (f *fastPath) stateRead(ctx context.Context, op *fastOp, buf []byte) ([]byt
 	return buf, true
 }
 
+// errNotFast sends a request to go-ethereum's path.
+var errNotFast = errors.New("not for the fast path")
+
+// call answers eth_call as ethAPI.call does on the block the tag or
+// number names now, cached by that block's hash and the call object as
+// sent: the block fixes the state and the EVM's block context, and the
+// gas cap and EVM timeout are the node's (a run past the timeout fails,
+// and failures are not cached).
+func (f *fastPath) call(ctx context.Context, op *fastOp) ([]byte, error) {
+	bnh := op.bnh
+	if bnh == nil {
+		bnh = &latest
+	}
+	key := callKey{args: string(op.raw)}
+	if head := f.head(bnh); head != nil {
+		key.block = head.Hash() // remembered by the block
+	} else {
+		h, err := f.api.header(*bnh)
+		if err != nil || h == nil {
+			return nil, errNotFast
+		}
+		key.block = h.Hash()
+	}
+	if v, ok := cached(f, f.mu.calls, key); ok {
+		return v, nil
+	}
+	at := gethrpc.BlockNumberOrHashWithHash(key.block, false)
+	res, err := f.api.call(ctx, op.args, &at, nil)
+	if err != nil {
+		return nil, err
+	}
+	v := appendHexBytes(nil, res)
+	if len(v) <= maxCachedCall {
+		store(f, f.mu.calls, key, v)
+	}
+	return v, nil
+}
+
+// maxCachedCall bounds the size of an eth_call answer the cache keeps.
+const maxCachedCall = 4 << 10
+
 // block answers eth_getBlockByNumber as GetBlockByNumber does, cached by
 // block hash once its total difficulty is known.
 func (f *fastPath) block(ctx context.Context, op *fastOp, buf []byte) ([]byte, bool) {
@@ -387,7 +432,7 @@ func (f *fastPath) block(ctx context.Context, op *fastOp, buf []byte) ([]byte, b
 	if h == nil {
 		return append(buf, "null"...), true
 	}
-	key := blockKey{hash: f.hashOf(h), fullTx: op.fullTx}
+	key := blockKey{hash: h.Hash(), fullTx: op.fullTx}
 	if v, ok := cached(f, f.mu.blocks, key); ok {
 		return append(buf, v...), true
 	}
@@ -451,20 +496,17 @@ func (f *fastPath) receipt(ctx context.Context, op *fastOp, buf []byte) ([]byte,
 // header (a full peer's chain.Chain).
 type headBlock interface{ CurrentBlock() *types.Block }
 
-// hashOf is h.Hash(), remembered for the last header asked.
-func (f *fastPath) hashOf(h *types.Header) common.Hash {
-	f.mu.Lock()
-	if f.mu.lastHeader == h {
-		hash := f.mu.lastHash
-		f.mu.Unlock()
-		return hash
+// head is the head block when bnh names it (latest, pending: as
+// headerByNumber resolves them) and the chain gives it without copying
+// its header (CurrentHeader copies); nil otherwise.
+func (f *fastPath) head(bnh *gethrpc.BlockNumberOrHash) *types.Block {
+	if n, ok := bnh.Number(); !ok || (n != gethrpc.LatestBlockNumber && n != gethrpc.PendingBlockNumber) {
+		return nil
 	}
-	f.mu.Unlock()
-	hash := h.Hash()
-	f.mu.Lock()
-	f.mu.lastHeader, f.mu.lastHash = h, hash
-	f.mu.Unlock()
-	return hash
+	if hb, ok := f.api.b.Chain.(headBlock); ok {
+		return hb.CurrentBlock()
+	}
+	return nil
 }
 
 func cached[K comparable](f *fastPath, m map[K][]byte, key K) ([]byte, bool) {

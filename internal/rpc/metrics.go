@@ -3,6 +3,7 @@ package rpc
 import (
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,41 @@ type metrics struct {
 	clientRej  *prometheus.CounterVec
 	wsConns    prometheus.Gauge
 	handler    http.Handler
+	// The series of the counters and histograms above by label values,
+	// found once (WithLabelValues hashes the labels on every call).
+	series sync.Map // seriesKey -> prometheus.Counter or prometheus.Observer
+}
+
+type seriesKey struct {
+	vec           any // the vector
+	label, label2 string
+}
+
+// counter is vec.WithLabelValues(labels...), remembered.
+func (m *metrics) counter(vec *prometheus.CounterVec, label, label2 string) prometheus.Counter {
+	key := seriesKey{vec, label, label2}
+	if c, ok := m.series.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	var c prometheus.Counter
+	if label2 == "" {
+		c = vec.WithLabelValues(label)
+	} else {
+		c = vec.WithLabelValues(label, label2)
+	}
+	m.series.Store(key, c)
+	return c
+}
+
+// observer is vec.WithLabelValues(label), remembered.
+func (m *metrics) observer(vec *prometheus.HistogramVec, label string) prometheus.Observer {
+	key := seriesKey{vec: vec, label: label}
+	if o, ok := m.series.Load(key); ok {
+		return o.(prometheus.Observer)
+	}
+	o := vec.WithLabelValues(label)
+	m.series.Store(key, o)
+	return o
 }
 
 func newMetrics(reg *prometheus.Registry, served map[string]bool, keys []APIKey) (*metrics, error) {
@@ -112,12 +148,12 @@ func (m *metrics) label(method string) string {
 // does not serve also count as rejections.
 func (m *metrics) count(calls []rpcCall, transport, client string, provider bool) {
 	for _, c := range calls {
-		m.requests.WithLabelValues(m.label(c.Method), transport).Inc()
+		m.counter(m.requests, m.label(c.Method), transport).Inc()
 		if provider && deniedToProviders(c.Method) {
 			m.rejections.WithLabelValues(rejectMethod).Inc()
 		}
 	}
-	m.clientReqs.WithLabelValues(client).Add(float64(len(calls)))
+	m.counter(m.clientReqs, client, "").Add(float64(len(calls)))
 }
 
 // observe records the time a request took: under its method for one
@@ -127,7 +163,7 @@ func (m *metrics) observe(calls []rpcCall, batch bool, since time.Time) {
 	if !batch && len(calls) == 1 {
 		label = m.label(calls[0].Method)
 	}
-	m.duration.WithLabelValues(label).Observe(time.Since(since).Seconds())
+	m.observer(m.duration, label).Observe(time.Since(since).Seconds())
 }
 
 func (m *metrics) reject(reason string) { m.rejections.WithLabelValues(reason).Inc() }

@@ -367,13 +367,16 @@ type Server struct {
 	clients  *buckets // a provider's client rate limits; nil otherwise
 	keys     keyring
 	metrics  *metrics
-	fast     *fastPath // nil: every request takes go-ethereum's path
-	reqs     sync.Pool // *httpRequest
-	http     *http.Server
-	ln       net.Listener
-	done     chan struct{}
-	stopEv   context.CancelFunc
-	evDone   <-chan struct{}
+	fast     *fastPath   // nil: every request takes go-ethereum's path
+	reqs     sync.Pool   // *httpRequest
+	conns    *connServer // nil before Start or with plainHTTP
+	// plainHTTP serves every connection with net/http (tests compare).
+	plainHTTP bool
+	http      *http.Server
+	ln        net.Listener
+	done      chan struct{}
+	stopEv    context.CancelFunc
+	evDone    <-chan struct{}
 }
 
 // NewServer registers the APIs over backend; Start listens.
@@ -484,9 +487,17 @@ func (s *Server) Start() error {
 	s.ln = ln
 	evCtx, stop := context.WithCancel(context.Background())
 	s.stopEv, s.evDone = stop, s.eth.events.start(evCtx)
+	// The connection server (fastconn.go) takes the listener and hands
+	// net/http the connections it does not serve itself.
+	serve := ln
+	if !s.plainHTTP {
+		s.conns = newConnServer(s, ln)
+		go s.conns.accept()
+		serve = s.conns.handoff
+	}
 	go func() {
 		defer close(s.done)
-		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := s.http.Serve(serve); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("RPC server stopped", "err", err)
 		}
 	}()
@@ -510,7 +521,11 @@ func (s *Server) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	err := s.http.Shutdown(ctx)
+	var err error
+	if s.conns != nil {
+		err = s.conns.close(ctx)
+	}
+	err = errors.Join(err, s.http.Shutdown(ctx))
 	s.rpc.Stop()
 	<-s.done
 	s.stopEv()
