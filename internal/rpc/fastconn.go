@@ -221,7 +221,8 @@ func (cs *connServer) give(fc *fastConn) bool {
 
 // readHead returns the request head buffered in br (through the blank
 // line) and its length, without consuming it; ok false when it does not
-// come whole within maxHead bytes.
+// come whole within maxHead bytes. Reading more sets c's read deadline
+// (c nil: none).
 func readHead(br *bufio.Reader, c net.Conn, timeout time.Duration) (head []byte, n int, ok bool) {
 	deadline := false
 	for {
@@ -232,7 +233,7 @@ func readHead(br *bufio.Reader, c net.Conn, timeout time.Duration) (head []byte,
 		if br.Buffered() >= maxHead {
 			return nil, 0, false
 		}
-		if !deadline {
+		if !deadline && c != nil {
 			// Only a head not here whole needs a deadline of its own.
 			c.SetReadDeadline(time.Now().Add(timeout))
 			deadline = true

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
 )
@@ -246,7 +248,22 @@ func equalHeaders(a, b http.Header) bool {
 func TestFastPathReorg(t *testing.T) {
 	e := newEnv(t, Config{})
 	to := common.HexToAddress("0x77")
-	base := e.mine(5, nil)
+	// A contract that returns the balance of 0x77, which the reorg changes:
+	// PUSH20 0x77 BALANCE PUSH1 0 MSTORE PUSH1 32 PUSH1 0 RETURN, behind
+	// code that copies it out.
+	runtime := common.FromHex("73" + strings.Repeat("00", 19) + "77" + "3160005260206000f3")
+	deploy := append(common.FromHex(fmt.Sprintf("60%02x600c60003960%02x6000f3", len(runtime), len(runtime))), runtime...)
+	deployTx, err := types.SignTx(types.NewTx(&types.DynamicFeeTx{ChainID: big.NewInt(1337), GasTipCap: big.NewInt(1e9),
+		GasFeeCap: big.NewInt(100e9), Gas: 200_000, Data: deploy}), e.gen.Signer(), chaingen.Key(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract := crypto.CreateAddress(chaingen.Addr(3), 0)
+	base := e.mine(5, func(b *chaingen.BlockGen) {
+		if b.Number() == 1 {
+			b.AddTx(deployTx)
+		}
+	})
 	oldBlocks := e.mine(3, func(b *chaingen.BlockGen) { b.Transfer(0, to, big.NewInt(100)) })
 	slow := twin(t, e, Config{})
 	tx := oldBlocks[0].Transactions()[0].Hash()
@@ -258,6 +275,8 @@ func TestFastPathReorg(t *testing.T) {
 		`{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x6",true]}`,
 		`{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["0x0000000000000000000000000000000000000077","0x7"]}`,
 		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_getTransactionReceipt","params":[%q]}`, tx.Hex()),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":%q}]}`, contract.Hex()),
+		fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{"to":%q},"0x7"]}`, contract.Hex()),
 	}
 	fh, sh := e.srv.Handler(), slow.Handler()
 	before := make([]string, len(reads))
