@@ -21,6 +21,7 @@ targets=(
   ./internal/chain:FuzzInsertBlock
   ./internal/rpc:FuzzRequests
   ./internal/rpc:FuzzFilterQuery
+  ./internal/rpc:FuzzFastPath
   ./internal/params:FuzzParseGenesis
 )
 for t in "${targets[@]}"; do
