@@ -249,14 +249,23 @@ func (p *compactPlan) checkAgainst(b *types.Block) error {
 	if len(txs) != len(p.txs) {
 		return fmt.Errorf("compact block %s lists %d transactions, the block has %d", p.hash.TerminalString(), len(p.txs), len(txs))
 	}
-	for _, pf := range p.cb.Prefilled {
-		tx := new(types.Transaction)
-		if err := tx.UnmarshalBinary(pf.Tx); err != nil || tx.Hash() != txs[pf.Index].Hash() {
-			return fmt.Errorf("compact block %s: prefilled transaction at position %d is not the block's", p.hash.TerminalString(), pf.Index)
+	for i, short := range p.short {
+		switch {
+		case !short && p.txs[i].Hash() != txs[i].Hash():
+			return fmt.Errorf("compact block %s: prefilled transaction at position %d is not the block's", p.hash.TerminalString(), i)
+		case short && shortID(p.k0, p.k1, txs[i].Hash()) != p.ids[i]:
+			return fmt.Errorf("compact block %s: short id at position %d is not the block's transaction's", p.hash.TerminalString(), i)
 		}
 	}
-	for i, short := range p.short {
-		if short && shortID(p.k0, p.k1, txs[i].Hash()) != p.ids[i] {
+	return nil
+}
+
+// checkFetched is checkAgainst for a rebuilt body that matched its header:
+// only the transactions fetched (at the positions given) can belong to the
+// block under ids that are not theirs.
+func (p *compactPlan) checkFetched(fetched []uint64) error {
+	for _, i := range fetched {
+		if shortID(p.k0, p.k1, p.txs[i].Hash()) != p.ids[i] {
 			return fmt.Errorf("compact block %s: short id at position %d is not the block's transaction's", p.hash.TerminalString(), i)
 		}
 	}

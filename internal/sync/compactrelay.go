@@ -72,7 +72,7 @@ func (s *Syncer) rebuild(ctx context.Context, from, author peer.ID, plan *compac
 		b := plan.block()
 		err := s.chain.VerifyBody(b)
 		if err == nil {
-			if err := plan.checkAgainst(b); err != nil {
+			if err := plan.checkFetched(missing); err != nil {
 				return s.forged(from, author, b, err)
 			}
 			c := &s.compactStats
