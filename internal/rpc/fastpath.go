@@ -116,7 +116,7 @@ type fastPath struct {
 	// net/http only reads it.
 	contentType []string
 	mu          struct {
-		sync.Mutex
+		sync.RWMutex
 		states   map[stateKey][]byte
 		blocks   map[blockKey][]byte
 		receipts map[receiptKey][]byte
@@ -510,9 +510,9 @@ func (f *fastPath) head(bnh *gethrpc.BlockNumberOrHash) *types.Block {
 }
 
 func cached[K comparable](f *fastPath, m map[K][]byte, key K) ([]byte, bool) {
-	f.mu.Lock()
+	f.mu.RLock()
 	v, ok := m[key]
-	f.mu.Unlock()
+	f.mu.RUnlock()
 	return v, ok
 }
 
