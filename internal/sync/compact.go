@@ -39,7 +39,7 @@ type CompactBlock struct {
 // PrefilledTx is a transaction sent whole, at its position in the block.
 type PrefilledTx struct {
 	Index uint64
-	Tx    []byte // binary (EIP-2718) encoding
+	Tx    *types.Transaction // encoded as in a block body
 }
 
 // BlockTxnRequest asks the peer that forwarded a compact block for the
@@ -115,7 +115,7 @@ func siphash24(k0, k1 uint64, msg []byte) uint64 {
 	return v0 ^ v1 ^ v2 ^ v3
 }
 
-// newCompactBlock encodes b with the transactions prefill picks sent
+// newCompactBlock describes b with the transactions prefill picks sent
 // whole and the others as short ids under nonce.
 func newCompactBlock(b *types.Block, nonce uint64, prefill func(tx *types.Transaction) bool) (*CompactBlock, error) {
 	cb := &CompactBlock{Header: b.Header(), Nonce: nonce, Withdrawals: b.Withdrawals()}
@@ -125,11 +125,7 @@ func newCompactBlock(b *types.Block, nonce uint64, prefill func(tx *types.Transa
 	k0, k1 := shortIDKeys(b.Hash(), nonce)
 	for i, tx := range b.Transactions() {
 		if prefill(tx) {
-			enc, err := tx.MarshalBinary()
-			if err != nil {
-				return nil, fmt.Errorf("encode transaction %d of block %d: %w", i, b.NumberU64(), err)
-			}
-			cb.Prefilled = append(cb.Prefilled, PrefilledTx{Index: uint64(i), Tx: enc})
+			cb.Prefilled = append(cb.Prefilled, PrefilledTx{Index: uint64(i), Tx: tx})
 			continue
 		}
 		id := shortID(k0, k1, tx.Hash())
@@ -178,11 +174,7 @@ func parseCompact(data []byte) (*compactPlan, error) {
 		if pf.Index < uint64(next) || pf.Index >= uint64(n) {
 			return nil, malformed("prefilled transaction %d at position %d: want %d to %d", i, pf.Index, next, n-1)
 		}
-		tx := new(types.Transaction)
-		if err := tx.UnmarshalBinary(pf.Tx); err != nil {
-			return nil, malformed("prefilled transaction %d: %w", i, err)
-		}
-		p.txs[pf.Index] = tx
+		p.txs[pf.Index] = pf.Tx // RLP decoding never leaves it nil
 		next = int(pf.Index) + 1
 	}
 	ids := cb.ShortIDs

@@ -176,7 +176,6 @@ func TestParseCompactRejectsMalformed(t *testing.T) {
 		{"short ids cut", func(cb *CompactBlock) { cb.ShortIDs = cb.ShortIDs[:5] }, "not a multiple"},
 		{"prefilled out of range", func(cb *CompactBlock) { cb.Prefilled[0].Index = 3 }, "position 3"},
 		{"prefilled repeated", func(cb *CompactBlock) { cb.Prefilled = append(cb.Prefilled, cb.Prefilled[0]) }, "position 1"},
-		{"prefilled undecodable", func(cb *CompactBlock) { cb.Prefilled[0].Tx = []byte{0x02, 0xc0} }, "prefilled transaction 0"},
 		{"more transactions than gas", func(cb *CompactBlock) {
 			cb.Header.GasLimit = 2 * 21_000
 		}, "holds at most 2"},
@@ -196,6 +195,26 @@ func TestParseCompactRejectsMalformed(t *testing.T) {
 	}
 	if _, err := parseCompact(mustEncodeT(t, honest())); err != nil {
 		t.Fatalf("the honest message: %v", err)
+	}
+	// The same layout with a prefilled transaction that does not decode.
+	type rawPrefilled struct {
+		Index uint64
+		Tx    []byte
+	}
+	cb := honest()
+	raw := struct {
+		Header      *types.Header
+		Nonce       uint64
+		ShortIDs    []byte
+		Prefilled   []rawPrefilled
+		Withdrawals []*types.Withdrawal
+	}{cb.Header, cb.Nonce, cb.ShortIDs, []rawPrefilled{{1, []byte{0x02, 0xc0}}}, cb.Withdrawals}
+	if _, err := parseCompact(mustEncodeT(t, raw)); !IsMalformed(err) {
+		t.Fatalf("an undecodable prefilled transaction: %v, want a malformed compact block", err)
+	}
+	raw.Prefilled[0].Tx, _ = txs[1].MarshalBinary()
+	if _, err := parseCompact(mustEncodeT(t, raw)); err != nil {
+		t.Fatalf("the raw layout of the honest message: %v", err)
 	}
 }
 
@@ -406,11 +425,7 @@ func TestCompactAttackersCannotStopAnHonestBlock(t *testing.T) {
 			copy(cb.ShortIDs, idOf(cb, decoy.Hash()))
 		}, wantBan: true, wantFallback: true},
 		{name: "altered prefilled transaction", prefill: true, forge: func(cb *CompactBlock) {
-			enc, err := decoy.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cb.Prefilled[1].Tx = enc
+			cb.Prefilled[1].Tx = decoy
 		}, wantBan: true, wantFallback: true},
 		{name: "withholder stalls", blockTxn: func(*adversary) func(context.Context, BlockTxnRequest) ([]byte, error) {
 			return func(ctx context.Context, _ BlockTxnRequest) ([]byte, error) { return nil, stall(ctx) }
