@@ -13,22 +13,8 @@ import (
 	"time"
 )
 
-// plainTwin is a server on e's chain and configuration served by net/http
-// alone (no connection server).
-func plainTwin(t *testing.T, e *env, cfg Config) *Server {
-	t.Helper()
-	cfg.Addr = "127.0.0.1:0"
-	s, err := NewServer(cfg, Backend{Chain: e.chain, Pool: LocalPool(e.pool)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.plainHTTP = true
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+// plainHTTP serves every connection of a server with net/http alone.
+func plainHTTP(s *Server) { s.plainHTTP = true }
 
 // exchange writes raw to a new connection to addr and reads n answers;
 // an answer is its status, headers but Date, and body, or how reading it
@@ -89,7 +75,7 @@ func TestConnServerMatchesNetHTTP(t *testing.T) {
 	cfg := Config{CORSOrigins: []string{"http://good.example"}}
 	e := newEnv(t, cfg)
 	e.mine(3, nil)
-	plain := plainTwin(t, e, cfg)
+	plain := twin(t, e, cfg, plainHTTP)
 	host := e.srv.Addr().String()
 	bn := `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`
 	bal := `{"jsonrpc":"2.0","id":2,"method":"eth_getBalance","params":["0x0000000000000000000000000000000000000077","latest"]}`
@@ -164,7 +150,7 @@ func TestConnServerMatchesNetHTTP(t *testing.T) {
 func TestConnServerProvider(t *testing.T) {
 	cfg := Config{Provider: true, ClientRate: 1, ClientBurst: 5, Keys: []APIKey{{Name: "alice", Key: "alice-key-0123456789"}}}
 	e := newEnv(t, cfg)
-	plain := plainTwin(t, e, cfg)
+	plain := twin(t, e, cfg, plainHTTP)
 	host := e.srv.Addr().String()
 	bn := `{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`
 	call := `{"jsonrpc":"2.0","id":2,"method":"eth_call","params":[{"to":"0x00000000000000000000000000000000000a2a2a"}]}`

@@ -42,22 +42,18 @@ func scanRequest(body []byte, maxBatch int, calls []fastCall) (_ []fastCall, bat
 			return nil, true, false
 		}
 		calls = append(calls, c)
-		i = skipSpace(body, end)
-		if i == len(body) {
+		next, done, ok := afterElement(body, end, ']')
+		if !ok {
 			return nil, true, false
 		}
-		if body[i] == ']' {
-			break
+		if done {
+			if skipSpace(body, next) != len(body) {
+				return nil, true, false
+			}
+			return calls, true, true
 		}
-		if body[i] != ',' {
-			return nil, true, false
-		}
-		i = skipSpace(body, i+1)
+		i = next
 	}
-	if skipSpace(body, i+1) != len(body) {
-		return nil, true, false
-	}
-	return calls, true, true
 }
 
 // scanCall reads one call object starting at i and returns where it ends.
@@ -112,22 +108,18 @@ func scanCall(b []byte, i int) (c fastCall, end int, ok bool) {
 			return c, 0, false
 		}
 		seen[field] = true
-		i = skipSpace(b, end)
-		if i >= len(b) {
+		next, done, ok := afterElement(b, end, '}')
+		if !ok {
 			return c, 0, false
 		}
-		if b[i] == '}' {
-			break
+		if done {
+			if !seen[0] || !seen[1] || !seen[2] {
+				return c, 0, false
+			}
+			return c, next, true
 		}
-		if b[i] != ',' {
-			return c, 0, false
-		}
-		i = skipSpace(b, i+1)
+		i = next
 	}
-	if !seen[0] || !seen[1] || !seen[2] {
-		return c, 0, false
-	}
-	return c, i + 1, true
 }
 
 // plainID accepts a JSON number or a string without escapes.
@@ -198,17 +190,11 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 			if !ok {
 				return 0, false
 			}
-			i = skipSpace(b, end)
-			if i >= len(b) {
-				return 0, false
+			next, done, ok := afterElement(b, end, ']')
+			if !ok || done {
+				return next, ok
 			}
-			if b[i] == ']' {
-				return i + 1, true
-			}
-			if b[i] != ',' {
-				return 0, false
-			}
-			i = skipSpace(b, i+1)
+			i = next
 		}
 	case c == '{':
 		i = skipSpace(b, i+1)
@@ -228,17 +214,11 @@ func skipValue(b []byte, i, depth int) (int, bool) {
 			if !ok {
 				return 0, false
 			}
-			i = skipSpace(b, end)
-			if i >= len(b) {
-				return 0, false
+			next, done, ok := afterElement(b, end, '}')
+			if !ok || done {
+				return next, ok
 			}
-			if b[i] == '}' {
-				return i + 1, true
-			}
-			if b[i] != ',' {
-				return 0, false
-			}
-			i = skipSpace(b, i+1)
+			i = next
 		}
 	}
 	return 0, false
@@ -350,18 +330,31 @@ func paramList(params []byte, into [][]byte) ([][]byte, bool) {
 			return nil, false
 		}
 		into = append(into, params[i:end])
-		i = skipSpace(params, end)
-		if i >= len(params) {
+		next, done, ok := afterElement(params, end, ']')
+		switch {
+		case !ok:
 			return nil, false
-		}
-		if params[i] == ']' {
+		case done:
 			return into, true
 		}
-		if params[i] != ',' {
-			return nil, false
-		}
-		i = skipSpace(params, i+1)
+		i = next
 	}
+}
+
+// afterElement reads what follows an array element or an object member
+// ending at i: the closing byte (done; next is past it) or a comma (next
+// is where the next one starts).
+func afterElement(b []byte, i int, closing byte) (next int, done, ok bool) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return 0, false, false
+	case b[i] == closing:
+		return i + 1, true, true
+	case b[i] == ',':
+		return skipSpace(b, i+1), false, true
+	}
+	return 0, false, false
 }
 
 // hexString reads a string of "0x" and exactly n hex digits (n 0: any

@@ -17,19 +17,27 @@ import (
 	"github.com/peerchain/peerchain/internal/chain/chaingen"
 )
 
-// twin is a server on the same chain as e.srv with the fast path off:
-// every request takes go-ethereum's rpc.Server path.
-func twin(t *testing.T, e *env, cfg Config) *Server {
+// twin is a second server, started, on e's chain with cfg; adjust turns
+// off what the test compares against (the fast path, the connection
+// server).
+func twin(t *testing.T, e *env, cfg Config, adjust func(*Server)) *Server {
 	t.Helper()
 	cfg.Addr = "127.0.0.1:0"
-	slow, err := NewServer(cfg, Backend{Chain: e.chain, Pool: LocalPool(e.pool)})
+	s, err := NewServer(cfg, Backend{Chain: e.chain, Pool: LocalPool(e.pool)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow.fast = nil
-	t.Cleanup(func() { slow.Close() })
-	return slow
+	adjust(s)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
+
+// noFast turns a server's fast path off: every request takes
+// go-ethereum's rpc.Server path.
+func noFast(s *Server) { s.fast = nil }
 
 // answer is what a client sees of an HTTP answer.
 type answer struct {
@@ -208,7 +216,7 @@ func TestFastPathMatchesGeth(t *testing.T) {
 	cfg := Config{BatchItems: 20}
 	e := newEnv(t, cfg)
 	txs := fastChain(t, e)
-	slow := twin(t, e, cfg)
+	slow := twin(t, e, cfg, noFast)
 	bodies, fast := comparisonBodies(e, txs)
 	fh, sh := e.srv.Handler(), slow.Handler()
 	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "application/json-rpc", "text/plain", ""} {
@@ -265,7 +273,7 @@ func TestFastPathReorg(t *testing.T) {
 		}
 	})
 	oldBlocks := e.mine(3, func(b *chaingen.BlockGen) { b.Transfer(0, to, big.NewInt(100)) })
-	slow := twin(t, e, Config{})
+	slow := twin(t, e, Config{}, noFast)
 	tx := oldBlocks[0].Transactions()[0].Hash()
 	reads := []string{
 		`{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"}`,
@@ -321,10 +329,7 @@ func TestFastPathReorg(t *testing.T) {
 // headers and body as go-ethereum's path, and its calls in /metrics.
 func TestFastPathHTTP(t *testing.T) {
 	e := newEnv(t, Config{})
-	slow := twin(t, e, Config{})
-	if err := slow.Start(); err != nil {
-		t.Fatal(err)
-	}
+	slow := twin(t, e, Config{}, noFast)
 	body := `[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber"},{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}]`
 	get := func(url string) (*http.Response, []byte) {
 		resp, err := http.Post(url, "application/json", strings.NewReader(body))
