@@ -82,9 +82,15 @@ type fastOp struct {
 	raw    []byte // the call object as sent
 }
 
-// fastCacheSize bounds the entries of each cache; a full cache is
-// emptied.
-const fastCacheSize = 4096
+// The caches are bounded: each to fastCacheSize entries, all together to
+// fastCacheBytes of answers (a full cache, or all of them past the bytes,
+// are emptied), and no answer above maxCachedAnswer is kept (a block
+// with its transactions may take megabytes).
+const (
+	fastCacheSize   = 4096
+	fastCacheBytes  = 64 << 20
+	maxCachedAnswer = 1 << 20
+)
 
 type stateKey struct {
 	root  common.Hash
@@ -121,6 +127,7 @@ type fastPath struct {
 		blocks   map[blockKey][]byte
 		receipts map[receiptKey][]byte
 		calls    map[callKey][]byte
+		bytes    int // of the answers in all of them
 	}
 }
 
@@ -517,12 +524,29 @@ func cached[K comparable](f *fastPath, m map[K][]byte, key K) ([]byte, bool) {
 }
 
 func store[K comparable](f *fastPath, m map[K][]byte, key K, v []byte) {
+	if len(v) > maxCachedAnswer {
+		return
+	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	if len(m) >= fastCacheSize {
+		for _, old := range m {
+			f.mu.bytes -= len(old)
+		}
 		clear(m)
 	}
+	if f.mu.bytes+len(v) > fastCacheBytes {
+		clear(f.mu.states)
+		clear(f.mu.blocks)
+		clear(f.mu.receipts)
+		clear(f.mu.calls)
+		f.mu.bytes = 0
+	}
+	if old, ok := m[key]; ok {
+		f.mu.bytes -= len(old)
+	}
 	m[key] = append([]byte(nil), v...)
-	f.mu.Unlock()
+	f.mu.bytes += len(v)
 }
 
 // encodeResult encodes a result as go-ethereum's handler does

@@ -366,3 +366,28 @@ func TestFastPathHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestFastCacheBounds: the caches stay within their entries and bytes,
+// and an answer too large to keep is not kept.
+func TestFastCacheBounds(t *testing.T) {
+	e := newEnv(t, Config{})
+	f := e.srv.fast
+	big := bytes.Repeat([]byte("x"), maxCachedAnswer+1)
+	store(f, f.mu.blocks, blockKey{}, big)
+	if len(f.mu.blocks) != 0 || f.mu.bytes != 0 {
+		t.Fatalf("an answer of %d bytes was kept", len(big))
+	}
+	v := bytes.Repeat([]byte("y"), maxCachedAnswer)
+	for i := 0; i < 2*fastCacheBytes/maxCachedAnswer; i++ {
+		store(f, f.mu.blocks, blockKey{hash: common.Hash{byte(i), byte(i >> 8)}}, v)
+		if f.mu.bytes > fastCacheBytes || f.mu.bytes != len(f.mu.blocks)*len(v) {
+			t.Fatalf("after %d answers: %d bytes counted, %d entries, bound %d", i+1, f.mu.bytes, len(f.mu.blocks), fastCacheBytes)
+		}
+	}
+	for i := 0; i < 2*fastCacheSize; i++ {
+		store(f, f.mu.states, stateKey{root: common.Hash{byte(i), byte(i >> 8)}}, []byte(`"0x1"`))
+		if len(f.mu.states) > fastCacheSize {
+			t.Fatalf("%d state answers kept, bound %d", len(f.mu.states), fastCacheSize)
+		}
+	}
+}
