@@ -38,12 +38,14 @@ type connServer struct {
 	handler http.Handler
 	ln      net.Listener
 	handoff *handoffListener
-	common  commonHeaders
-	date    dateCache
-	wg      sync.WaitGroup
-	served  atomic.Uint64 // requests served here
-	handed  atomic.Uint64 // connections handed to net/http
-	mu      struct {
+	// accepting is closed when accept returns.
+	accepting chan struct{}
+	common    commonHeaders
+	date      dateCache
+	wg        sync.WaitGroup
+	served    atomic.Uint64 // requests served here
+	handed    atomic.Uint64 // connections handed to net/http
+	mu        struct {
 		sync.Mutex
 		closed bool
 		conns  map[*fastConn]bool // true: between requests
@@ -60,7 +62,7 @@ type fastConn struct {
 const maxHead = 4096
 
 func newConnServer(s *Server, ln net.Listener) *connServer {
-	cs := &connServer{s: s, handler: s.http.Handler, ln: ln,
+	cs := &connServer{s: s, handler: s.http.Handler, ln: ln, accepting: make(chan struct{}),
 		handoff: &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}}
 	cs.mu.conns = make(map[*fastConn]bool)
 	cs.common = newCommonHeaders()
@@ -69,6 +71,7 @@ func newConnServer(s *Server, ln net.Listener) *connServer {
 
 // accept serves the listener until it is closed.
 func (cs *connServer) accept() {
+	defer close(cs.accepting)
 	var backoff time.Duration
 	for {
 		c, err := cs.ln.Accept()
@@ -79,7 +82,15 @@ func (cs *connServer) accept() {
 				time.Sleep(backoff)
 				continue
 			}
-			cs.handoff.Close()
+			cs.mu.Lock()
+			closing := cs.mu.closed
+			cs.mu.Unlock()
+			if !closing {
+				// The listener failed: net/http stops too (on Close,
+				// its Shutdown closes the handoff listener itself).
+				cs.s.log.Error("RPC listener failed", "err", err)
+				cs.handoff.Close()
+			}
 			return
 		}
 		backoff = 0
@@ -109,6 +120,7 @@ func (cs *connServer) close(ctx context.Context) error {
 		}
 	}
 	cs.mu.Unlock()
+	<-cs.accepting
 	done := make(chan struct{})
 	go func() { cs.wg.Wait(); close(done) }()
 	select {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -167,9 +169,29 @@ func TestConnServerProvider(t *testing.T) {
 	}
 }
 
-// TestConnServerClose: Close ends idle keep-alive connections at once.
+// lockedBuffer is a log destination for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestConnServerClose: Close ends idle keep-alive connections at once,
+// and logs no error.
 func TestConnServerClose(t *testing.T) {
-	e := newEnv(t, Config{})
+	var logs lockedBuffer
+	e := newEnv(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	c, err := net.Dial("tcp", e.srv.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +210,9 @@ func TestConnServerClose(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Close took %v with an idle connection", d)
+	}
+	if logs.String() != "" {
+		t.Errorf("Close logged:\n%s", logs.String())
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := br.Read(make([]byte, 1)); err == nil || bytes.Contains([]byte(err.Error()), []byte("timeout")) {
