@@ -4,7 +4,7 @@ GO        ?= go
 PKGS      := ./...
 export CGO_ENABLED := 1
 
-.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean ui ui-check static image
+.PHONY: all build test deps unit race vet fmt e2e fuzz-ci fuzz crash bench clean ui ui-check static image sim sim-small
 
 all: build
 
@@ -44,7 +44,7 @@ ui:
 ui-check: ui
 	@out=$$(git status --porcelain -- internal/ui/dist); if [ -n "$$out" ]; then echo "internal/ui/dist differs from a fresh build of web/ (run make ui and commit it):"; echo "$$out"; exit 1; fi
 
-test: deps ui-check fmt vet build unit fuzz-ci e2e
+test: deps ui-check fmt vet build unit sim-small fuzz-ci e2e
 
 # The long crash campaign (not part of make test, which kills 12 times): a
 # mining peer that syncs from another and takes transactions is killed with
@@ -52,6 +52,21 @@ test: deps ui-check fmt vet build unit fuzz-ci e2e
 CRASH_KILLS ?= 100
 crash: build
 	CRASH_KILLS=$(CRASH_KILLS) PEERCHAIN_BIN=$(CURDIR)/bin/peerchain $(GO) test -tags e2e -count=1 -v -run '^TestCrashRecovery$$' -timeout 120m ./test/e2e/
+
+# The simulation's small scenarios (50 and 40 peers in virtual time, about
+# a minute): part of make test, without the race detector, under which
+# they take many minutes (internal/sim/small_test.go; make unit races the
+# harness on two peers).
+sim-small:
+	$(GO) test -count=1 -timeout 15m -run 'TestSmallScenario|TestPartitionHeals' ./internal/sim/
+
+# The large simulation scenarios (up to 1,000 peers; hours on 2 cores):
+# each run's summary goes to bench/sim/runs, then bench/sim/report.md and
+# the SVG plots are written from every saved run. SIM_ONLY (a regexp of
+# scenario names) runs some of them.
+SIM_ONLY ?=
+sim:
+	GOMEMLIMIT=16GiB $(GO) test -count=1 -timeout 600m -v -run '^TestSimScenarios$$' ./internal/sim/ -sim.full -sim.only '$(SIM_ONLY)'
 
 # Benchmarks print ratios against baselines measured in the same run; the
 # RPC benchmark uses wrk as load generator when it is installed (Debian's

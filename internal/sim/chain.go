@@ -55,9 +55,12 @@ type Chain struct {
 	fx    *Fixture
 	store *blockStore
 	peer  int
-	rec  *recorder
-	// cpu serialises charged work: a peer imports one block at a time.
-	cpu  gosync.Mutex
+	rec   *recorder
+	// cpu serialises charged work: a peer imports one block at a time. A
+	// channel, not a mutex: a goroutine waiting on a mutex is not durably
+	// blocked, so synctest would not advance the clock for the holder's
+	// charged sleep.
+	cpu  chan struct{}
 	feed event.Feed
 
 	mu struct {
@@ -71,7 +74,7 @@ type Chain struct {
 }
 
 func newChain(fx *Fixture, store *blockStore, peer int, rec *recorder) *Chain {
-	c := &Chain{fx: fx, store: store, peer: peer, rec: rec}
+	c := &Chain{fx: fx, store: store, peer: peer, rec: rec, cpu: make(chan struct{}, 1)}
 	g := fx.genesis.Block()
 	c.mu.blocks = map[common.Hash]*types.Block{g.Hash(): g}
 	c.mu.td = map[common.Hash]*big.Int{g.Hash(): new(big.Int).Set(g.Difficulty())}
@@ -163,7 +166,9 @@ func (c *Chain) GetBlockByHash(hash common.Hash) *types.Block {
 }
 
 // HasBlock reports whether the block is stored.
-func (c *Chain) HasBlock(hash common.Hash, number uint64) bool { return c.GetBlock(hash, number) != nil }
+func (c *Chain) HasBlock(hash common.Hash, number uint64) bool {
+	return c.GetBlock(hash, number) != nil
+}
 
 // IsBad reports no bad blocks: the simulation has no invalid ones.
 func (c *Chain) IsBad(common.Hash) (*chain.RuleError, bool) { return nil, false }
@@ -252,8 +257,8 @@ func (c *Chain) NewHeaderVerifier(from common.Hash) (*chain.HeaderVerifier, erro
 // the block and moves the head to the heaviest branch (the first seen on a
 // tie), recording when this peer first had the block.
 func (c *Chain) InsertBlock(b *types.Block) (chain.InsertStatus, error) {
-	c.cpu.Lock()
-	defer c.cpu.Unlock()
+	c.cpu <- struct{}{}
+	defer func() { <-c.cpu }()
 	hash := b.Hash()
 	if c.HasBlock(hash, b.NumberU64()) {
 		return 0, chain.ErrKnownBlock

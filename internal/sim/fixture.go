@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -27,8 +28,10 @@ const txData = 1000
 
 // txWindows is how many consecutive heights carry distinct transactions;
 // blocks at the same height (competing miners) carry the same ones, as
-// miners drawing on one mempool would.
-const txWindows = 8
+// miners drawing on one mempool would. 4 windows of a 1 MiB block's
+// transactions fit in one pooled-hashes answer (sync's limit: 4,096), so a
+// miner can hear them all from one peer.
+const txWindows = 4
 
 // Fixture is what every run of a block size shares, built once outside
 // the synctest bubble: the genesis, the validator and the pre-signed
@@ -156,50 +159,73 @@ func (s *blockStore) get(hash common.Hash) *types.Block {
 	return s.blocks[hash]
 }
 
-// Pool is a peer's transaction pool: the run's pre-signed transactions
-// when the scenario fills pools (they reached every peer by gossip before
-// the run), else empty; transactions heard during the run are kept too.
-// Pending is always empty: a pool's pending set serves new peers' pulls,
-// and the simulation's transactions are already everywhere they are meant
-// to be.
+// Pool is a peer's transaction pool. When a scenario fills pools, every
+// peer but the miners holds the run's pre-signed transactions from the
+// start (they reached it by gossip earlier), and a miner hears them over
+// the network during the warm-up, through sync's real pooled-transactions
+// exchange on connect. That matters for compact relay, which prefills the
+// transactions its publisher did not hear from peers, and looks up the
+// others among the pool's pending transactions. Otherwise pools start
+// empty.
 type Pool struct {
-	prefilled map[common.Hash]*types.Transaction // shared, read-only; nil when empty
+	prefilled []*types.Transaction // shared, read-only; nil when empty
+	byHash    map[common.Hash]*types.Transaction
 	feed      event.Feed
 
 	mu    gosync.Mutex
-	heard map[common.Hash]*types.Transaction
+	heard []*types.Transaction
+	known map[common.Hash]*types.Transaction
 }
 
 func newPool(fx *Fixture, full bool) *Pool {
-	p := &Pool{heard: make(map[common.Hash]*types.Transaction)}
+	p := &Pool{known: make(map[common.Hash]*types.Transaction)}
 	if full {
-		p.prefilled = fx.byHash
+		p.prefilled, p.byHash = fx.txs, fx.byHash
 	}
 	return p
 }
 
-// AddRemote keeps gossiped transactions.
+// AddRemote keeps transactions heard from peers.
 func (p *Pool) AddRemote(txs []*types.Transaction) []error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, tx := range txs {
-		p.heard[tx.Hash()] = tx
+		if _, ok := p.known[tx.Hash()]; !ok {
+			p.known[tx.Hash()] = tx
+			p.heard = append(p.heard, tx)
+		}
 	}
 	return make([]error, len(txs))
 }
 
+// Heard is how many transactions the pool took from peers.
+func (p *Pool) Heard() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.heard)
+}
+
 // Get returns a transaction the pool holds, or nil.
 func (p *Pool) Get(hash common.Hash) *types.Transaction {
-	if tx, ok := p.prefilled[hash]; ok {
+	if tx, ok := p.byHash[hash]; ok {
 		return tx
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.heard[hash]
+	return p.known[hash]
 }
 
-// Pending is empty (see Pool).
-func (p *Pool) Pending(*big.Int) map[common.Address][]*types.Transaction { return nil }
+// Pending is every transaction the pool holds, under one sender (the
+// fixture's).
+func (p *Pool) Pending(*big.Int) map[common.Address][]*types.Transaction {
+	p.mu.Lock()
+	txs := append(slices.Clip(p.prefilled), p.heard...)
+	p.mu.Unlock()
+	if len(txs) == 0 {
+		return nil
+	}
+	return map[common.Address][]*types.Transaction{{}: txs}
+}
 
 // SubscribeNewTxs never fires: the simulation publishes no transactions.
 func (p *Pool) SubscribeNewTxs(ch chan<- txpool.NewTxsEvent) event.Subscription {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	gosync "sync"
 	"time"
 
@@ -32,7 +33,8 @@ type Scenario struct {
 	// Peers is the number of simulated peers. Required.
 	Peers int
 	// Miners is how many peers mine. Default: a tenth of the peers, at
-	// least 2.
+	// least 2 and at most 20 (on Ethereum's proof-of-work chain a dozen
+	// pools mined most blocks).
 	Miners int
 	// Blocks is how many blocks are mined. Required.
 	Blocks int
@@ -67,6 +69,9 @@ type Scenario struct {
 	TuneSync func(*sync.Config) `json:"-"`
 	// Logger for the peers' hosts and syncers. Default: discarded.
 	Logger *slog.Logger `json:"-"`
+	// Progress logs the run's own steps (blocks mined, faults, the end),
+	// with virtual time. Default: discarded.
+	Progress *slog.Logger `json:"-"`
 }
 
 func (sc *Scenario) validate() error {
@@ -74,7 +79,7 @@ func (sc *Scenario) validate() error {
 		return fmt.Errorf("scenario %q: need ≥ 2 peers, ≥ 1 block and a block time, have %d, %d, %v", sc.Name, sc.Peers, sc.Blocks, sc.BlockTime)
 	}
 	if sc.Miners == 0 {
-		sc.Miners = max(2, sc.Peers/10)
+		sc.Miners = min(20, max(2, sc.Peers/10))
 	}
 	if sc.MinDials == 0 {
 		sc.MinDials = 4
@@ -98,6 +103,9 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.Logger == nil {
 		sc.Logger = slog.New(slog.DiscardHandler)
+	}
+	if sc.Progress == nil {
+		sc.Progress = slog.New(slog.DiscardHandler)
 	}
 	if sc.Miners > sc.Peers || sc.MinMbit > sc.MaxMbit || sc.Loss < 0 || sc.Loss >= 1 || sc.OfflineShare < 0 || sc.OfflineShare > 1 {
 		return fmt.Errorf("scenario %q: miners %d of %d peers, links %d–%d Mbit/s, loss %v, offline share %v out of range", sc.Name, sc.Miners, sc.Peers, sc.MinMbit, sc.MaxMbit, sc.Loss, sc.OfflineShare)
@@ -132,10 +140,70 @@ type Result struct {
 	Heads int
 	// Virtual is the simulated time from the first block to the end.
 	Virtual time.Duration
-	// MinOneWay is the smallest one-way latency between any two peers, and
-	// MaxPath an upper bound of the latency of the longest shortest path
-	// (the diameter in hops times the largest one-way latency).
+	// MaxOneWay is the largest one-way latency between two peers (links
+	// idle), and Diameter the most hops between two peers over the
+	// connections dialled.
 	MaxOneWay time.Duration
+	Diameter  int
+	// Compact sums the peers' compact block counters; Gossip the peers'
+	// gossip messages by "topic outcome"; Bans the bans by reason class.
+	Compact sync.CompactStats
+	Gossip  map[string]uint64
+	Bans    map[string]uint64
+}
+
+// PropagationBound is how long a block may take to reach every peer on
+// this network: the miner's flood publish to all its peers over the
+// slowest uplink, then, per hop of the diameter, a round trip (a gossip
+// message and its IWANT, or a request and its answer) at the largest
+// one-way latency, sending to gossipsub's upper mesh degree (12) over the
+// slowest uplink, and the charged checks and import; plus, for a peer
+// that gets the block by sync because gossip brought it while the peer
+// was on a competing branch, sync's 1 s loop tick, ten round trips
+// (status, common ancestor, headers, bodies) and the body over the
+// slowest link.
+func (r *Result) PropagationBound(blockBytes int, fx *Fixture) time.Duration {
+	bitTime := time.Second / time.Duration(r.Scenario.MinMbit*1_000_000)
+	send := func(copies int) time.Duration { return time.Duration(copies*blockBytes*8) * bitTime }
+	maxDeg := slices.Max(r.Degree)
+	c := fx.costs
+	work := 3*c.Header + time.Duration(fx.perBlock)*(2*c.BodyPerTx+c.ImportPerTx)
+	hop := 2*r.MaxOneWay + send(12) + work
+	gossip := send(maxDeg) + work + time.Duration(r.Diameter)*hop
+	return gossip + time.Second + 20*r.MaxOneWay + send(1) + work
+}
+
+// diameter is the most hops between two peers over the dialled links.
+func diameter(dials [][]int) int {
+	n := len(dials)
+	adj := make([][]int, n)
+	for i, ds := range dials {
+		for _, j := range ds {
+			adj[i] = append(adj[i], j)
+			adj[j] = append(adj[j], i)
+		}
+	}
+	worst := 0
+	dist := make([]int, n)
+	for s := 0; s < n; s++ {
+		for i := range dist {
+			dist[i] = -1
+		}
+		dist[s] = 0
+		queue := []int{s}
+		for len(queue) > 0 {
+			u := queue[0]
+			queue = queue[1:]
+			for _, v := range adj[u] {
+				if dist[v] < 0 {
+					dist[v] = dist[u] + 1
+					worst = max(worst, dist[v])
+					queue = append(queue, v)
+				}
+			}
+		}
+	}
+	return worst
 }
 
 // recorder notes when each peer first imported each mined block.
@@ -181,6 +249,7 @@ type simNode struct {
 	host  *p2p.Host
 	chain *Chain
 	sync  *sync.Syncer
+	pool  *Pool
 }
 
 // Run runs the scenario. It must be called inside a testing/synctest
@@ -204,6 +273,11 @@ func Run(sc Scenario, fx *Fixture) (*Result, error) {
 	store := newBlockStore()
 	network := sync.NetworkName(fx.genesis.Config().ChainID, fx.genesis.Block().Hash())
 
+	miners := rng.Perm(sc.Peers)[:sc.Miners]
+	isMiner := make(map[int]bool)
+	for _, m := range miners {
+		isMiner[m] = true
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg gosync.WaitGroup
 	nodes := make([]*simNode, sc.Peers)
@@ -226,7 +300,8 @@ func Run(sc Scenario, fx *Fixture) (*Result, error) {
 			return nil, fmt.Errorf("sim peer %d: %w", i, err)
 		}
 		c := newChain(fx, store, i, rec)
-		cfg := sync.Config{Host: h, Chain: c, Pool: newPool(fx, sc.PoolsFull), Logger: sc.Logger.With("peer", i)}
+		pool := newPool(fx, sc.PoolsFull && !isMiner[i])
+		cfg := sync.Config{Host: h, Chain: c, Pool: pool, Logger: sc.Logger.With("peer", i)}
 		if sc.TuneSync != nil {
 			sc.TuneSync(&cfg)
 		}
@@ -235,14 +310,24 @@ func Run(sc Scenario, fx *Fixture) (*Result, error) {
 			_ = h.Close()
 			return nil, fmt.Errorf("sim peer %d: %w", i, err)
 		}
-		nodes[i] = &simNode{host: h, chain: c, sync: s}
+		nodes[i] = &simNode{host: h, chain: c, sync: s, pool: pool}
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = s.Run(ctx) }()
 		if err := h.Start(); err != nil {
 			return nil, fmt.Errorf("sim peer %d: %w", i, err)
 		}
 	}
+	sc.Progress.Info("Peers started", "scenario", sc.Name, "peers", sc.Peers)
 	time.Sleep(sc.Warmup)
+	if sc.PoolsFull {
+		// A miner that has not heard the transactions would prefill them
+		// all in its compact blocks.
+		for _, m := range miners {
+			if heard := nodes[m].pool.Heard(); heard < len(fx.txs) {
+				sc.Progress.Warn("A miner has not heard every transaction by the end of the warm-up", "miner", m, "heard", heard, "of", len(fx.txs))
+			}
+		}
+	}
 
 	res := &Result{Scenario: sc, Region: make([]Region, sc.Peers), Offline: make([]bool, sc.Peers),
 		Degree: make([]int, sc.Peers), BytesSent: make([]uint64, sc.Peers)}
@@ -255,8 +340,8 @@ func Run(sc Scenario, fx *Fixture) (*Result, error) {
 			res.MaxOneWay = max(res.MaxOneWay, nw.oneWay(i, j))
 		}
 	}
+	res.Diameter = diameter(dials)
 	start := time.Now()
-	miners := rng.Perm(sc.Peers)[:sc.Miners]
 	offline := pickOffline(sc, miners, rng)
 	for _, i := range offline {
 		res.Offline[i] = true
@@ -264,15 +349,30 @@ func Run(sc Scenario, fx *Fixture) (*Result, error) {
 	wg.Add(1)
 	go func() { defer wg.Done(); runFaults(ctx, sc, nw, offline) }()
 
-	if err := mineBlocks(ctx, sc, fx, nodes, miners, rec, rng); err != nil {
+	if res.Heads, err = mineBlocks(ctx, sc, fx, nodes, miners, res.Offline, rec, rng); err != nil {
 		return nil, err
 	}
-	res.Heads = waitAgreement(sc, nodes, res.Offline)
+	sc.Progress.Info("Run over", "scenario", sc.Name, "heads", res.Heads, "at", time.Now().UTC().Format("15:04:05.000"))
 	res.Virtual = time.Since(start)
 	for i := range nodes {
 		res.BytesSent[i] = nw.peers[i].sent.Load() - base[i]
 	}
 	res.Blocks = collect(rec, canonicalSet(nodes, store))
+	res.Gossip, res.Bans = make(map[string]uint64), make(map[string]uint64)
+	for _, n := range nodes {
+		c := n.sync.CompactStats()
+		res.Compact.Rebuilt += c.Rebuilt
+		res.Compact.Fallbacks += c.Fallbacks
+		res.Compact.FromPool += c.FromPool
+		res.Compact.Prefilled += c.Prefilled
+		res.Compact.Fetched += c.Fetched
+		for k, v := range n.host.GossipCounts().Messages {
+			res.Gossip[k.Topic+" "+k.What] += v
+		}
+		for k, v := range n.host.BanCounts() {
+			res.Bans[k] += v
+		}
+	}
 	return res, nil
 }
 
@@ -374,32 +474,49 @@ func runFaults(ctx context.Context, sc Scenario, nw *Network, offline []int) {
 }
 
 // mineBlocks mines sc.Blocks blocks at exponential intervals, each by a
-// random miner on its own head, imported there and broadcast.
-func mineBlocks(ctx context.Context, sc Scenario, fx *Fixture, nodes []*simNode, miners []int, rec *recorder, rng *rand.Rand) error {
+// random miner on its own head, imported there and broadcast; then it
+// keeps mining (blocks not measured) until every online peer has the same
+// head or sc.Drain has passed: two tips of equal work stay apart until a
+// next block breaks the tie. It returns the number of distinct heads at the
+// end.
+func mineBlocks(ctx context.Context, sc Scenario, fx *Fixture, nodes []*simNode, miners []int, offline []bool, rec *recorder, rng *rand.Rand) (int, error) {
 	var wg gosync.WaitGroup
 	defer wg.Wait()
-	for n := 0; n < sc.Blocks; n++ {
-		time.Sleep(time.Duration(rng.ExpFloat64() * float64(sc.BlockTime)))
+	var deadline time.Time
+	for n := 0; ; n++ {
+		tail := n >= sc.Blocks
+		if tail {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(sc.Drain)
+			}
+			if heads := waitAgreement(sc, nodes, offline, min(sc.BlockTime, time.Until(deadline))); heads == 1 || !time.Now().Before(deadline) {
+				return heads, nil
+			}
+		} else {
+			time.Sleep(time.Duration(rng.ExpFloat64() * float64(sc.BlockTime)))
+		}
 		m := miners[rng.IntN(len(miners))]
 		node := nodes[m]
 		b, err := fx.mine(ctx, node.chain, m, time.Now())
 		if err != nil {
-			return err
+			return 0, err
 		}
-		rec.mined(b, m)
+		if !tail {
+			rec.mined(b, m)
+		}
 		if _, err := node.chain.InsertBlock(b); err != nil {
-			return fmt.Errorf("miner %d imports its own block %d: %w", m, b.NumberU64(), err)
+			return 0, fmt.Errorf("miner %d imports its own block %d: %w", m, b.NumberU64(), err)
 		}
+		sc.Progress.Info("Mined", "scenario", sc.Name, "number", b.NumberU64(), "block", n+1, "of", sc.Blocks, "miner", m, "tail", tail, "at", time.Now().UTC().Format("15:04:05.000"))
 		wg.Add(1)
 		go func() { defer wg.Done(); node.sync.Broadcast(b) }()
 	}
-	return nil
 }
 
-// waitAgreement waits, up to sc.Drain, until every online peer has the
-// same head, and returns the number of distinct heads at the end.
-func waitAgreement(sc Scenario, nodes []*simNode, offline []bool) int {
-	deadline := time.Now().Add(sc.Drain)
+// waitAgreement waits, up to wait, until every online peer has the same
+// head, and returns the number of distinct heads at the end.
+func waitAgreement(sc Scenario, nodes []*simNode, offline []bool, wait time.Duration) int {
+	deadline := time.Now().Add(wait)
 	for {
 		heads := make(map[common.Hash]bool)
 		for i, n := range nodes {
@@ -407,10 +524,10 @@ func waitAgreement(sc Scenario, nodes []*simNode, offline []bool) int {
 				heads[n.chain.CurrentBlock().Hash()] = true
 			}
 		}
-		if len(heads) == 1 || time.Now().After(deadline) {
+		if len(heads) == 1 || !time.Now().Before(deadline) {
 			return len(heads)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(min(time.Second, time.Until(deadline)))
 	}
 }
 
