@@ -390,33 +390,10 @@ func peerchainGossip(b *testing.B, n, rounds int) (relay, imported []time.Durati
 			}
 		}()
 	}
-	waitCond(b, time.Minute, "every peer connected to every other", func() bool {
-		for _, p := range peers {
-			if p.host.PeerCount() < n-1 {
-				return false
-			}
-		}
-		return true
-	})
+	waitFullMesh(b, peers)
 	// The first block makes its publisher a known author everywhere (it is
 	// validated before relay once); it is not timed.
-	pub := peers[0]
-	publish := func(blk *types.Block) time.Time {
-		if _, err := pub.chain.InsertBlock(blk); err != nil {
-			b.Fatal(err)
-		}
-		sent := time.Now()
-		pub.sync.Broadcast(blk)
-		waitCond(b, 30*time.Second, "the block at every peer", func() bool {
-			for _, p := range peers {
-				if p.chain.CurrentBlock().Hash() != blk.Hash() {
-					return false
-				}
-			}
-			return true
-		})
-		return sent
-	}
+	publish := func(blk *types.Block) time.Time { return publishEverywhere(b, peers, blk) }
 	publish(blocks[0])
 	for _, blk := range blocks[1:] {
 		sent := publish(blk)
@@ -597,31 +574,8 @@ func compactRun(b *testing.B, n, txsPerBlock, txBytes, rounds int, poolsFull, fu
 			p.close()
 		}
 	}()
-	waitCond(b, time.Minute, "every peer connected to every other", func() bool {
-		for _, p := range peers {
-			if p.host.PeerCount() < n-1 {
-				return false
-			}
-		}
-		return true
-	})
-	pub := peers[0]
-	publish := func(blk *types.Block) time.Time {
-		if _, err := pub.chain.InsertBlock(blk); err != nil {
-			b.Fatal(err)
-		}
-		sent := time.Now()
-		pub.sync.Broadcast(blk)
-		waitCond(b, time.Minute, "the block at every peer", func() bool {
-			for _, p := range peers {
-				if p.chain.CurrentBlock().Hash() != blk.Hash() {
-					return false
-				}
-			}
-			return true
-		})
-		return sent
-	}
+	waitFullMesh(b, peers)
+	publish := func(blk *types.Block) time.Time { return publishEverywhere(b, peers, blk) }
 	publish(blocks[0])
 	if poolsFull {
 		// Every transaction of the timed blocks reaches every pool by
@@ -677,6 +631,38 @@ func compactRun(b *testing.B, n, txsPerBlock, txBytes, rounds int, poolsFull, fu
 		stats: sync.CompactStats{Rebuilt: st.Rebuilt - st0.Rebuilt, Fallbacks: st.Fallbacks - st0.Fallbacks,
 			FromPool: st.FromPool - st0.FromPool, Prefilled: st.Prefilled - st0.Prefilled, Fetched: st.Fetched - st0.Fetched},
 	}
+}
+
+// waitFullMesh waits until every peer is connected to every other.
+func waitFullMesh(b *testing.B, peers []*netPeer) {
+	waitCond(b, time.Minute, "every peer connected to every other", func() bool {
+		for _, p := range peers {
+			if p.host.PeerCount() < len(peers)-1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// publishEverywhere imports blk at peers[0], broadcasts it and waits until
+// it is every peer's head; it returns when it was broadcast.
+func publishEverywhere(b *testing.B, peers []*netPeer, blk *types.Block) time.Time {
+	pub := peers[0]
+	if _, err := pub.chain.InsertBlock(blk); err != nil {
+		b.Fatal(err)
+	}
+	sent := time.Now()
+	pub.sync.Broadcast(blk)
+	waitCond(b, time.Minute, "the block at every peer", func() bool {
+		for _, p := range peers {
+			if p.chain.CurrentBlock().Hash() != blk.Hash() {
+				return false
+			}
+		}
+		return true
+	})
+	return sent
 }
 
 func compactStats(peers []*netPeer) (sum sync.CompactStats) {

@@ -193,7 +193,7 @@ func TestParseCompactRejectsMalformed(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseCompact(mustEncodeT(t, honest())); err != nil {
+	if _, err := parseCompact(mustEncode(t, honest())); err != nil {
 		t.Fatalf("the honest message: %v", err)
 	}
 	// The same layout with a prefilled transaction that does not decode.
@@ -209,22 +209,13 @@ func TestParseCompactRejectsMalformed(t *testing.T) {
 		Prefilled   []rawPrefilled
 		Withdrawals []*types.Withdrawal
 	}{cb.Header, cb.Nonce, cb.ShortIDs, []rawPrefilled{{1, []byte{0x02, 0xc0}}}, cb.Withdrawals}
-	if _, err := parseCompact(mustEncodeT(t, raw)); !IsMalformed(err) {
+	if _, err := parseCompact(mustEncode(t, raw)); !IsMalformed(err) {
 		t.Fatalf("an undecodable prefilled transaction: %v, want a malformed compact block", err)
 	}
 	raw.Prefilled[0].Tx, _ = txs[1].MarshalBinary()
-	if _, err := parseCompact(mustEncodeT(t, raw)); err != nil {
+	if _, err := parseCompact(mustEncode(t, raw)); err != nil {
 		t.Fatalf("the raw layout of the honest message: %v", err)
 	}
-}
-
-func mustEncodeT(t *testing.T, v any) []byte {
-	t.Helper()
-	data, err := encode(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // newMesh starts n peers, each dialling all before it, configured by mut,

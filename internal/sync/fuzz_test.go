@@ -88,11 +88,11 @@ func (e *fuzzEnv) check(t *testing.T) {
 	}
 }
 
-func mustEncode(f *testing.F, v any) []byte {
-	f.Helper()
+func mustEncode(tb testing.TB, v any) []byte {
+	tb.Helper()
 	data, err := encode(v)
 	if err != nil {
-		f.Fatal(err)
+		tb.Fatal(err)
 	}
 	return data
 }
