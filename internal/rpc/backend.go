@@ -138,8 +138,29 @@ func LocalPool(p TxPool) Pool { return localPool{p} }
 
 type localPool struct{ p TxPool }
 
-func (l localPool) Add(_ context.Context, txs []*types.Transaction) []error { return l.p.Add(txs) }
-func (l localPool) Get(hash common.Hash) *types.Transaction                 { return l.p.Get(hash) }
+// Add admits txs holding the request's slot and waits for the journal's
+// synced write without it: the disk needs no CPU, and concurrent senders
+// then share one synced write in the pool.
+func (l localPool) Add(ctx context.Context, txs []*types.Transaction) []error {
+	sub, ok := l.p.(interface {
+		Submit(txs []*types.Transaction) *txpool.Ack
+	})
+	if !ok {
+		return l.p.Add(txs)
+	}
+	ack := sub.Submit(txs)
+	slot, _ := ctx.Value(slotKey{}).(*requestSlot)
+	if slot == nil {
+		return ack.Wait()
+	}
+	slot.release()
+	errs := ack.Wait()
+	// The rest of a batch runs in a slot again; these transactions are
+	// durable whether or not one comes back in time.
+	_ = slot.reacquire(ctx)
+	return errs
+}
+func (l localPool) Get(hash common.Hash) *types.Transaction { return l.p.Get(hash) }
 func (l localPool) PendingNonce(_ context.Context, addr common.Address) (uint64, error) {
 	return l.p.PendingNonce(addr), nil
 }
