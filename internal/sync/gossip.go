@@ -101,7 +101,6 @@ func (s *Syncer) checkHeader(from, author peer.ID, h *types.Header) (p2p.Verdict
 // whose body matches it: store it, import it, relay it, or let it go.
 func (s *Syncer) admit(from, author peer.ID, b *types.Block) p2p.Verdict {
 	hash, num := b.Hash(), b.NumberU64()
-	s.recent.Add(hash, b) // served to the peers we relay it to (blocktxn/1, bodies/1)
 	s.arrivals.Heard(hash, from)
 	// A block nobody asked for is stored only when its branch is about as
 	// heavy as ours, and relayed only when it would be our new head.
@@ -125,7 +124,7 @@ func (s *Syncer) admit(from, author peer.ID, b *types.Block) p2p.Verdict {
 		default:
 			s.kick() // too far behind for gossip: sync will fetch it
 		}
-		s.relayed(hash)
+		s.relayed(b)
 		return p2p.Accept
 	}
 	// An author without that record, or a side block: import (fully
@@ -147,7 +146,7 @@ func (s *Syncer) admit(from, author peer.ID, b *types.Block) p2p.Verdict {
 		return p2p.Ignore // stored, never relayed
 	}
 	s.trusted.Add(author, true)
-	s.relayed(hash)
+	s.relayed(b)
 	return p2p.Accept
 }
 
@@ -162,9 +161,12 @@ func (s *Syncer) worthStoring(td, headTD *big.Int) bool {
 	return new(big.Int).Add(td, margin).Cmp(headTD) > 0
 }
 
-func (s *Syncer) relayed(hash common.Hash) {
+// relayed keeps a block we relay for the peers we relay it to (they ask
+// blocktxn/1 or bodies/1 for what they lack) and reports it.
+func (s *Syncer) relayed(b *types.Block) {
+	s.recent.Add(b.Hash(), b)
 	if s.cfg.OnBlockRelayed != nil {
-		s.cfg.OnBlockRelayed(hash)
+		s.cfg.OnBlockRelayed(b.Hash())
 	}
 }
 

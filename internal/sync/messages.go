@@ -52,7 +52,7 @@ const (
 	maxProofSlots         = 256
 	maxProofResponse      = 4 << 20
 	maxCodeResponse       = 1 << 20
-	maxRecentBlocks       = 64 // blocks kept to serve the peers we relayed them to
+	maxRecentBlocks       = 16 // blocks kept to serve the peers we relayed them to
 )
 
 // Status is what two peers exchange when they connect.

@@ -230,8 +230,9 @@ type Syncer struct {
 	// published by us (false): neither is published again, and the first
 	// kind is left out of the prefilled transactions of our compact blocks.
 	fromNet *lru.Cache[common.Hash, bool]
-	// recent holds the last blocks that passed the relay checks, for the
-	// peers we relay them to: they ask for what their pools lack.
+	// recent holds the last blocks we relayed or published, for the peers
+	// we sent them to: they ask for what their pools lack. Only a block
+	// that would be our new head is relayed, so filling it costs real work.
 	recent       *lru.Cache[common.Hash, *types.Block]
 	compactStats compactCounters
 
