@@ -127,8 +127,8 @@ func TestMetricsMoveAsBlocksArrive(t *testing.T) {
 	head0 := first.value("peerchain_chain_head_number")
 	second := waitScrape(t, follower, "the follower's head did not move", func(s scrape) bool {
 		return s.value("peerchain_chain_head_number") > head0 &&
-			s.value("peerchain_p2p_gossip_messages_total", "topic", "blocks/1", "outcome", "delivered") >
-				first.value("peerchain_p2p_gossip_messages_total", "topic", "blocks/1", "outcome", "delivered")
+			s.value("peerchain_p2p_gossip_messages_total", "topic", "cblocks/1", "outcome", "delivered") >
+				first.value("peerchain_p2p_gossip_messages_total", "topic", "cblocks/1", "outcome", "delivered")
 	})
 	moved := []struct {
 		name   string

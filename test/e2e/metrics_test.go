@@ -128,7 +128,7 @@ func TestDevnetMetrics(t *testing.T) {
 		},
 		"peer1": {
 			{"peerchain_p2p_bytes_total", []string{"direction", "in"}},
-			{"peerchain_p2p_gossip_messages_total", []string{"topic", "blocks/1", "outcome", "delivered"}},
+			{"peerchain_p2p_gossip_messages_total", []string{"topic", "cblocks/1", "outcome", "delivered"}},
 			{"peerchain_sync_block_arrivals_total", []string{"via", "gossip"}},
 		},
 	}
