@@ -93,6 +93,7 @@ type nodeFlags struct {
 	maxPeers    int
 	banDuration time.Duration
 	minWork     string
+	fullBlocks  bool
 
 	unlock, keystoreDir, passwordFile string
 	insecureUnlock                    bool
@@ -155,6 +156,7 @@ func (f *nodeFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.mdns, "p2p.mdns", false, "discover peers on the local network by mDNS multicast (off by default)")
 	fs.IntVar(&f.maxPeers, "maxpeers", 64, "most peers to stay connected to")
 	fs.DurationVar(&f.banDuration, "p2p.banduration", time.Hour, "how long a misbehaving peer is banned")
+	fs.BoolVar(&f.fullBlocks, "sync.fullblocks", false, "publish blocks whole instead of as compact blocks (header, short transaction ids, and the transactions peers likely lack); every peer still takes both")
 	fs.StringVar(&f.minWork, "sync.minchainwork", "0", "least total difficulty (decimal or 0x hex) a chain needs before its blocks are downloaded or stored: set it to a known honest chain's work so a new peer spends nothing on cheap forks")
 	fs.IntVar(&f.cacheMB, "cache", 64, "database block cache in MiB")
 	fs.Uint64Var(&f.stateHistory, "state.history", 90_000, "blocks of state history kept: the deepest reorg the peer can follow")
@@ -286,6 +288,7 @@ func (f *nodeFlags) nodeConfig(cmd *cobra.Command) (*node.Config, error) {
 		cfg.P2P.MaxPeers = f.maxPeers
 		cfg.P2P.BanDuration = f.banDuration
 		cfg.P2P.MinChainWork = work
+		cfg.P2P.FullBlocks = f.fullBlocks
 	}
 	coinbase := f.minerCoinbase
 	if f.dev {

@@ -38,6 +38,10 @@ type P2PConfig struct {
 	// MinChainWork is the least total difficulty a chain needs before its
 	// blocks are downloaded or stored. Default 0.
 	MinChainWork *big.Int
+	// FullBlocks publishes blocks whole instead of as compact blocks
+	// (header, short transaction ids and the transactions peers likely
+	// lack). Default false.
+	FullBlocks bool
 }
 
 // openNetwork starts the libp2p host and the syncer.
@@ -67,7 +71,7 @@ func (n *Node) openNetwork() error {
 		return err
 	}
 	n.host = h
-	n.syncer, err = sync.New(sync.Config{Host: h, Chain: n.chain, Pool: n.pool, Logger: n.log.With("module", "sync"), MinChainWork: cfg.MinChainWork})
+	n.syncer, err = sync.New(sync.Config{Host: h, Chain: n.chain, Pool: n.pool, Logger: n.log.With("module", "sync"), MinChainWork: cfg.MinChainWork, FullBlocks: cfg.FullBlocks})
 	return err
 }
 
