@@ -36,6 +36,12 @@ var (
 	descSyncETA   = prometheus.NewDesc("peerchain_sync_eta_seconds", "Estimated time to reach the highest block at the current rate (0 when not syncing).", nil, nil)
 	descHashrate  = prometheus.NewDesc("peerchain_miner_hashes_per_second", "Proof-of-work hashes per second over the last few seconds.", nil, nil)
 	descDisk      = prometheus.NewDesc("peerchain_datadir_bytes", "Size of the data dir (walked at most every 10 s).", nil, nil)
+	descCompact   = prometheus.NewDesc("peerchain_sync_compact_blocks_total",
+		"Compact blocks received by outcome: rebuilt (from the message, the pool and the forwarder's answer) or fallback (the full body fetched instead).",
+		[]string{"outcome"}, nil)
+	descCompactTx = prometheus.NewDesc("peerchain_sync_compact_transactions_total",
+		"Transactions of rebuilt compact blocks by where they came from: pool, prefilled (sent whole in the message) or fetched (asked of the forwarder).",
+		[]string{"source"}, nil)
 )
 
 // nodeCollector reads the node's head, pool, network and sync state at
@@ -45,7 +51,7 @@ type nodeCollector struct{ n *Node }
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHeadNumber, descHeadAge, descTD, descDifficulty, descHeadGas, descPool,
 		descPeers, descBytes, descBanned, descBans, descGossip, descGossipRej, descThrottled, descMesh,
-		descSyncing, descHighest, descSyncRate, descSyncETA, descHashrate, descDisk} {
+		descSyncing, descHighest, descSyncRate, descSyncETA, descHashrate, descDisk, descCompact, descCompactTx} {
 		ch <- d
 	}
 }
@@ -74,7 +80,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.collectNetwork(gauge, counter)
 	}
 	if n.view != nil {
-		c.collectSync(gauge)
+		c.collectSync(gauge, counter)
 		gauge(descDisk, float64(n.view.diskUse(n.cfg.DataDir).Bytes))
 	}
 }
@@ -136,8 +142,14 @@ func (c *nodeCollector) collectNetwork(gauge, counter emit) {
 	counter(descThrottled, float64(g.Throttled))
 }
 
-func (c *nodeCollector) collectSync(gauge emit) {
+func (c *nodeCollector) collectSync(gauge, counter emit) {
 	n, v := c.n, c.n.view
+	cs := n.syncer.CompactStats()
+	counter(descCompact, float64(cs.Rebuilt), "rebuilt")
+	counter(descCompact, float64(cs.Fallbacks), "fallback")
+	counter(descCompactTx, float64(cs.FromPool), "pool")
+	counter(descCompactTx, float64(cs.Prefilled), "prefilled")
+	counter(descCompactTx, float64(cs.Fetched), "fetched")
 	current := n.chain.CurrentBlock().NumberU64()
 	highest, active := current, 0.0
 	p, syncing := n.syncer.Progress()

@@ -145,6 +145,7 @@ func TestMetricsMoveAsBlocksArrive(t *testing.T) {
 		{"peerchain_p2p_gossip_messages_total", []string{"outcome", "delivered"}},
 		{"peerchain_sync_block_arrivals_total", []string{"via", "gossip"}},
 		{"peerchain_sync_block_propagation_seconds", nil},
+		{"peerchain_sync_compact_blocks_total", []string{"outcome", "rebuilt"}},
 	}
 	for _, m := range moved {
 		a, b := first.value(m.name, m.labels...), second.value(m.name, m.labels...)
