@@ -68,8 +68,11 @@ type Chain struct {
 		blocks map[common.Hash]*types.Block
 		td     map[common.Hash]*big.Int
 		anchor map[common.Hash]uint64
-		canon  []common.Hash // by number
-		head   *types.Block
+		// times are each block's timestamp and its ancestors', oldest
+		// first, up to the median-time span: what a header run needs.
+		times map[common.Hash][]uint64
+		canon []common.Hash // by number
+		head  *types.Block
 	}
 }
 
@@ -79,6 +82,7 @@ func newChain(fx *Fixture, store *blockStore, peer int, rec *recorder) *Chain {
 	c.mu.blocks = map[common.Hash]*types.Block{g.Hash(): g}
 	c.mu.td = map[common.Hash]*big.Int{g.Hash(): new(big.Int).Set(g.Difficulty())}
 	c.mu.anchor = map[common.Hash]uint64{g.Hash(): 0}
+	c.mu.times = map[common.Hash][]uint64{g.Hash(): {g.Time()}}
 	c.mu.canon = []common.Hash{g.Hash()}
 	c.mu.head = g
 	return c
@@ -238,17 +242,8 @@ func (c *Chain) NewHeaderVerifier(from common.Hash) (*chain.HeaderVerifier, erro
 	if start == nil {
 		return nil, fmt.Errorf("%w %s", chain.ErrUnknownParent, from)
 	}
-	var times []uint64
-	for h := start; h != nil && len(times) < params.MedianTimeSpan; {
-		times = append(times, h.Time)
-		if h.Number.Sign() == 0 {
-			break
-		}
-		h = c.GetHeader(h.ParentHash, h.Number.Uint64()-1)
-	}
-	slices.Reverse(times)
 	c.mu.Lock()
-	anchor, td := c.mu.anchor[from], new(big.Int).Set(c.mu.td[from])
+	anchor, td, times := c.mu.anchor[from], new(big.Int).Set(c.mu.td[from]), c.mu.times[from]
 	c.mu.Unlock()
 	return c.fx.validator.NewHeaderVerifier(start, anchor, td, times)
 }
@@ -283,6 +278,8 @@ func (c *Chain) InsertBlock(b *types.Block) (chain.InsertStatus, error) {
 	td := new(big.Int).Add(c.mu.td[b.ParentHash()], b.Difficulty())
 	c.mu.td[hash] = td
 	c.mu.anchor[hash] = chain.ChildAnchor(c.mu.anchor[b.ParentHash()], parent.NumberU64(), b.Time())
+	times := append(slices.Clone(c.mu.times[b.ParentHash()]), b.Time())
+	c.mu.times[hash] = times[max(0, len(times)-params.MedianTimeSpan):]
 	if td.Cmp(c.mu.td[c.mu.head.Hash()]) <= 0 {
 		c.mu.Unlock()
 		c.rec.imported(c.peer, hash)
