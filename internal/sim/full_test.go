@@ -53,16 +53,24 @@ func scenarios() []bigRun {
 	// Compact block relay against full blocks, pools full and empty.
 	fullBlocks := func(sc *Scenario) { sc.TuneSync = func(c *sync.Config) { c.FullBlocks = true } }
 	emptyPools := func(sc *Scenario) { sc.PoolsFull = false }
-	add("n1000-1m-12s-fullblocks", 1000, 10, 12*time.Second, 1<<20, fullBlocks)
-	add("n1000-1m-12s-emptypools", 1000, 10, 12*time.Second, 1<<20, emptyPools)
-	add("n1000-1m-12s-emptypools-fullblocks", 1000, 10, 12*time.Second, 1<<20, func(sc *Scenario) { emptyPools(sc); fullBlocks(sc) })
+	for _, n := range []int{30, 100, 1000} {
+		blocks := map[int]int{30: 8, 100: 20, 1000: 10}[n]
+		if n == 30 {
+			add("n30-1m-12s", n, blocks, 12*time.Second, 1<<20, nil)
+		}
+		add(fmt.Sprintf("n%d-1m-12s-fullblocks", n), n, blocks, 12*time.Second, 1<<20, fullBlocks)
+		add(fmt.Sprintf("n%d-1m-12s-emptypools", n), n, blocks, 12*time.Second, 1<<20, emptyPools)
+		add(fmt.Sprintf("n%d-1m-12s-emptypools-fullblocks", n), n, blocks, 12*time.Second, 1<<20, func(sc *Scenario) { emptyPools(sc); fullBlocks(sc) })
+	}
 	add("n100-1m-2s", 100, 30, 2*time.Second, 1<<20, nil)
 	add("n100-1m-60s", 100, 8, 60*time.Second, 1<<20, nil)
-	add("n300-faults-100k-12s", 300, 20, 12*time.Second, 100<<10, func(sc *Scenario) {
-		sc.Loss = 0.005
-		sc.Partition = &Window{At: 30 * time.Second, For: 60 * time.Second}
-		sc.OfflineShare, sc.Offline = 0.1, &Window{At: 120 * time.Second, For: 60 * time.Second}
-	})
+	for _, n := range []int{100, 300} {
+		add(fmt.Sprintf("n%d-faults-100k-12s", n), n, 20, 12*time.Second, 100<<10, func(sc *Scenario) {
+			sc.Loss, sc.Miners = 0.005, 20
+			sc.Partition = &Window{At: 30 * time.Second, For: 90 * time.Second}
+			sc.OfflineShare, sc.Offline = 0.1, &Window{At: 150 * time.Second, For: 60 * time.Second}
+		})
+	}
 	return out
 }
 
@@ -218,7 +226,7 @@ func writePlots(dir string, sums []Summary) error {
 	for _, s := range sums {
 		size := size(s.BlockBytes)
 		groups[size] = append(groups[size], Series{Name: s.Name, Points: s.CDFPoints})
-		if s.BlockTime != 12*time.Second || strings.Contains(s.Name, "faults") || strings.Contains(s.Name, "pools") {
+		if s.BlockTime != 12*time.Second || strings.Contains(s.Name, "faults") || s.Relay != "compact" || !s.PoolsFull {
 			continue
 		}
 		for _, q := range []string{"p50", "p99", "last-peer p99"} {
