@@ -149,8 +149,9 @@ type Config struct {
 	// and relayed whatever this says. Default false: compact relay.
 	FullBlocks bool
 	// TxFetchTimeout bounds fetching the transactions a compact block
-	// names but this pool lacks, and each try at its full body after
-	// that. Default 3s.
+	// names but this pool lacks, plus txFetchPerTx for each of them (a
+	// slow honest uplink must not earn strikes for a large fetch); each
+	// try at its full body after that gets BodyTimeout. Default 3s.
 	TxFetchTimeout time.Duration
 }
 
