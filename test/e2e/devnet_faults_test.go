@@ -180,6 +180,18 @@ func (f phaseFigures) String() string {
 		f.name, f.blocks, median(f.shaped), mean(f.shaped), slices.Max(f.shaped), f.bySync, median(f.control), mean(f.control))
 }
 
+// waitAtHead waits until the peer at url holds the head of the peer at
+// leader (or a higher one).
+func waitAtHead(t *testing.T, leader, url, what string) {
+	t.Helper()
+	lc, c := dialEth(t, leader), dialEth(t, url)
+	waitUntil(t, 60*time.Second, what, func() bool {
+		lh, _, err1 := head(lc)
+		h, _, err2 := head(c)
+		return err1 == nil && err2 == nil && h >= lh
+	})
+}
+
 // measurePhase waits for n blocks sealed by the miner after now (plus a
 // settling margin) and returns their arrival delays at shaped and control.
 func measurePhase(t *testing.T, name string, miner, shaped, control string, n int) phaseFigures {
@@ -262,12 +274,7 @@ func TestDevnetFaultsSlowBlockArrival(t *testing.T) {
 	// Lost gossip leaves peer2 catching up by sync, and gossipsub regrafts
 	// its mesh at a heartbeat: let the link settle (peer2 back at the
 	// miner's head, two blocks unmeasured) before measuring it plain.
-	mc, sc := dialEth(t, miner), dialEth(t, shaped)
-	waitUntil(t, 60*time.Second, "peer2 back at the miner's head after clear", func() bool {
-		mh, _, err1 := head(mc)
-		sh, _, err2 := head(sc)
-		return err1 == nil && err2 == nil && sh >= mh
-	})
+	waitAtHead(t, miner, shaped, "peer2 back at the miner's head after clear")
 	measurePhase(t, "settling after clear", miner, shaped, control, 2)
 	cleared := measurePhase(t, "cleared", miner, shaped, control, blocks)
 

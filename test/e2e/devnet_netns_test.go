@@ -156,12 +156,7 @@ func TestDevnetNetnsFaults(t *testing.T) {
 	}
 	// A link the bucket stalled leaves peer2 catching up by sync: wait
 	// for it to hold the miner's head before measuring the plain link.
-	mc, sc := dialEth(t, miner), dialEth(t, shaped)
-	waitUntil(t, 60*time.Second, "peer2 back at the miner's head after clear", func() bool {
-		mh, _, err1 := head(mc)
-		sh, _, err2 := head(sc)
-		return err1 == nil && err2 == nil && sh >= mh
-	})
+	waitAtHead(t, miner, shaped, "peer2 back at the miner's head after clear")
 	cleared := measurePhase(t, "cleared", miner, shaped, control, blocks)
 	if e := extra(cleared); e > 150 {
 		t.Errorf("after clear: peer2 %d ms behind peer1; want the baseline back", e)
